@@ -1,0 +1,1 @@
+"""The newsdedup Python client and the `newsdedup` command-line tool."""

@@ -1,0 +1,125 @@
+"""Every server setting, declared once.
+
+`Settings` is the single source: `newsdedup serve` turns each field into a
+`--flag` with a `NEWSDEDUP_*` environment variable and the help text given
+here, and the README's configuration table is checked against it by a test.
+Values are validated when a Settings is made, so a bad value fails at startup
+with a message that names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "NEWSDEDUP_"
+DEFAULT_PORT = 50051
+DURABILITY_MODES = ("full", "normal")
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The server's configuration; see each field's help text."""
+
+    host: str = _setting("127.0.0.1", "Address to listen on; 0.0.0.0 listens on every interface.")
+    port: int = _setting(DEFAULT_PORT, "Port to listen on; 0 picks a free port (see --port-file).")
+    port_file: str = _setting("", "Write the bound port to this file once the server is serving.")
+    data_dir: str = _setting(
+        "./newsdedup-data", "Directory of the SQLite store; an empty value keeps everything in memory only."
+    )
+    durability: str = _setting(
+        "full",
+        "When an acknowledged write is safe: 'full' fsyncs every commit (survives power loss), "
+        "'normal' survives a killed process but may lose the last commits on power loss.",
+    )
+    workers: int = _setting(8, "Threads serving RPCs.")
+    grace_period: float = _setting(10.0, "Seconds that in-flight calls get to finish on SIGTERM.")
+    max_text_bytes: int = _setting(1_000_000, "Largest title plus body accepted, in UTF-8 bytes.")
+    max_message_bytes: int = _setting(64 * 1024 * 1024, "Largest gRPC message accepted or sent, in bytes.")
+    max_batch_size: int = _setting(1000, "Most articles in one BatchIngestArticles call.")
+    max_id_length: int = _setting(512, "Longest article id accepted, in characters.")
+    max_matches: int = _setting(10, "Most matches reported in an ingest or check result.")
+    num_perm: int = _setting(128, "MinHash permutations per signature (fixed for a data directory).")
+    seed: int = _setting(1, "Seed of the MinHash permutations (fixed for a data directory).")
+    shingle_size: int = _setting(3, "Words per shingle in the near-duplicate tier (fixed for a data directory).")
+    near_threshold: float = _setting(
+        0.5, "Estimated Jaccard similarity of shingles at or above which an article is a near duplicate."
+    )
+    near_lsh_threshold: float = _setting(
+        0.3, "Jaccard similarity the near-duplicate LSH is tuned for; below near_threshold so that few are missed."
+    )
+    salient_terms: int = _setting(64, "Salient terms kept per article for the story tier (fixed for a data directory).")
+    story_threshold: float = _setting(
+        0.2, "Cosine similarity of salient terms an article needs with a story cluster to join it."
+    )
+    story_lsh_threshold: float = _setting(
+        0.1, "Jaccard similarity of salient-term sets the story LSH is tuned for when finding candidate clusters."
+    )
+    log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
+
+    def __post_init__(self) -> None:
+        problems = list(self._problems())
+        if problems:
+            raise ValueError("invalid settings: " + "; ".join(problems))
+
+    def _problems(self):
+        if not 0 <= self.port <= 65535:
+            yield f"port must be in 0..65535, got {self.port}"
+        if self.durability not in DURABILITY_MODES:
+            yield f"durability must be one of {', '.join(DURABILITY_MODES)}, got {self.durability!r}"
+        for name in (
+            "workers",
+            "max_text_bytes",
+            "max_message_bytes",
+            "max_batch_size",
+            "max_id_length",
+            "max_matches",
+        ):
+            if getattr(self, name) < 1:
+                yield f"{name} must be at least 1, got {getattr(self, name)}"
+        if self.grace_period < 0:
+            yield f"grace_period must not be negative, got {self.grace_period}"
+        if not 16 <= self.num_perm <= 1024:
+            yield f"num_perm must be in 16..1024, got {self.num_perm}"
+        if not 1 <= self.shingle_size <= 10:
+            yield f"shingle_size must be in 1..10, got {self.shingle_size}"
+        if not 8 <= self.salient_terms <= 1024:
+            yield f"salient_terms must be in 8..1024, got {self.salient_terms}"
+        for name in ("near_threshold", "near_lsh_threshold", "story_threshold", "story_lsh_threshold"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                yield f"{name} must be strictly between 0 and 1, got {value}"
+        if self.near_lsh_threshold > self.near_threshold:
+            yield (
+                f"near_lsh_threshold ({self.near_lsh_threshold}) must not exceed near_threshold "
+                f"({self.near_threshold}): the LSH would miss most pairs just above the threshold"
+            )
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            yield f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
+
+    @property
+    def in_memory(self) -> bool:
+        """True when nothing is written to disk (an empty data_dir)."""
+        return not self.data_dir
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, type, Any, str]]:
+        """(name, type, default, help) of every setting, in declaration order."""
+        types = {"str": str, "int": int, "float": float}
+        return [(f.name, types[str(f.type)], f.default, f.metadata["help"]) for f in dataclasses.fields(cls)]
+
+    @staticmethod
+    def env_var(name: str) -> str:
+        return ENV_PREFIX + name.upper()

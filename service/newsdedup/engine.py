@@ -1,0 +1,728 @@
+"""The use cases of newsdedup: ingest, check, look up, search, compare, delete.
+
+No gRPC here: the API edge converts messages to `models` values, calls one
+method, and converts the answer back.
+
+How an article is judged (see the README's "How it works"):
+
+1. Outside the lock, its text is normalised, tokenised, shingled and signed
+   (`signatures.Fingerprinter`); that is most of the CPU time.
+2. Under the lock, the near-duplicate LSH yields candidates, verified against
+   the stored signatures; the content hash finds exact copies. The verdict and
+   `duplicate_of` (the earliest published duplicate) follow.
+3. The story tier picks the article's salient terms, signs them, and its LSH
+   yields candidate articles whose clusters are scored (`stories.place`).
+4. Everything is written in one SQLite transaction; the in-memory state
+   (indexes, centroids, document frequencies) is changed alongside, and each
+   change registers an undo step so that a failed commit leaves memory exactly
+   as it was. Only after the commit is the result returned.
+
+Thread safety: datasketch's MinHashLSH is not safe under concurrent mutation,
+and the store and centroids must change together, so every method that
+touches shared state holds one lock; text analysis runs before taking it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from newsdedup import hashing, stories
+from newsdedup.config import Settings
+from newsdedup.errors import Conflict, InvalidArgument, NewsdedupError, NotFound
+from newsdedup.index import SignatureIndex
+from newsdedup.models import (
+    ArticleInput,
+    ArticleResult,
+    ClusterOrder,
+    ClusterPage,
+    ClusterView,
+    Comparison,
+    IndexParameters,
+    Match,
+    Relation,
+    Stats,
+    StoredArticle,
+    TierParameters,
+    Verdict,
+)
+from newsdedup.pagination import PagePosition, PageTokens
+from newsdedup.signatures import SCHEME, Analysis, Fingerprinter, estimate_jaccard, exact_jaccard
+from newsdedup.store import ArticleRow, ClusterRow, NewArticle, Store, cluster_id_for
+from newsdedup.stories import TermVector
+from newsdedup.text import term_strings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEARCH_RESULTS = 10
+MAX_SEARCH_RESULTS = 1000
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+# Story-LSH candidates considered per article, most similar salient-term sets first.
+STORY_CANDIDATES = 50
+# How many shared shingles and terms CompareArticles shows.
+EXPLANATION_SAMPLE = 20
+# Bumped whenever tokenisation or hashing changes what a text hashes to.
+HASHING_VERSION = 1
+
+_MICROS = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Undo = list[Callable[[], None]]
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the epoch; a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * _MICROS + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    # Integer arithmetic: a float round trip can carry 0.999999 s over into the next second.
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+@dataclass(frozen=True)
+class _Duplicates:
+    """The stored articles with the same text (earliest first) and nearly the same text (most similar first)."""
+
+    exact: list[ArticleRow]
+    near: list[tuple[ArticleRow, float]]
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.exact:
+            return Verdict.EXACT_DUPLICATE
+        return Verdict.NEAR_DUPLICATE if self.near else Verdict.UNIQUE
+
+    @property
+    def original(self) -> ArticleRow | None:
+        """The earliest published article duplicated: an exact copy if there is one."""
+        if self.exact:
+            return self.exact[0]
+        if self.near:
+            return min((row for row, _ in self.near), key=lambda row: row.age_key)
+        return None
+
+    @property
+    def seqs(self) -> set[int]:
+        return {row.seq for row in self.exact} | {row.seq for row, _ in self.near}
+
+
+@dataclass(frozen=True)
+class _Assessment:
+    """Everything decided about an article before anything is written."""
+
+    duplicates: _Duplicates
+    salient: TermVector
+    story_signature: np.ndarray
+    story_candidates: list[tuple[ArticleRow, float]]
+    placement: stories.Placement
+
+
+class Engine:
+    """The newsdedup core: one instance per data directory."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._fingerprinter = Fingerprinter(settings.num_perm, settings.seed, settings.shingle_size)
+        self._minhasher = self._fingerprinter.minhasher
+        self._store = Store.open(settings.data_dir, settings.durability, self._signature_parameters())
+        self._near = SignatureIndex(
+            num_perm=settings.num_perm, seed=settings.seed, lsh_threshold=settings.near_lsh_threshold
+        )
+        self._story = SignatureIndex(
+            num_perm=settings.num_perm, seed=settings.seed, lsh_threshold=settings.story_lsh_threshold
+        )
+        self._terms = stories.TermStatistics()
+        self._centroids = stories.Centroids()
+        self._lock = threading.Lock()
+        self._page_tokens = PageTokens(self._page_token_key())
+        self._rebuild()
+
+    def _signature_parameters(self) -> dict[str, object]:
+        """What stored signatures depend on; a store written with other values is refused."""
+        s = self.settings
+        return {
+            "scheme": SCHEME,
+            "hashing": HASHING_VERSION,
+            "num_perm": s.num_perm,
+            "seed": s.seed,
+            "shingle_size": s.shingle_size,
+            "salient_terms": s.salient_terms,
+            "df_buckets": stories.DF_BUCKETS,
+        }
+
+    def _page_token_key(self) -> bytes:
+        with self._store.transaction():
+            key = self._store.get_meta("page_token_key")
+            if key is None:
+                key = secrets.token_hex(32)
+                self._store.set_meta("page_token_key", key)
+        return bytes.fromhex(key)
+
+    def _rebuild(self) -> None:
+        """Load every stored article into the in-memory indexes."""
+        started = datetime.now(UTC)
+        members: dict[int, list[TermVector]] = {}
+        for item in self._store.indexed_articles(self.settings.num_perm):
+            self._near.insert(item.seq, item.near_signature)
+            self._story.insert(item.seq, item.story_signature)
+            self._terms.add(item.term_ids)
+            members.setdefault(item.cluster_seq, []).append(TermVector(item.salient_ids, item.salient_counts))
+        for cluster, vectors in members.items():
+            self._centroids.add(
+                cluster,
+                TermVector(np.concatenate([v.ids for v in vectors]), np.concatenate([v.counts for v in vectors])),
+            )
+        seconds = (datetime.now(UTC) - started).total_seconds()
+        log.info(
+            "loaded %d articles in %d clusters from %s in %.1f s",
+            len(self._near),
+            len(members),
+            self._store.location,
+            seconds,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._store.close()
+
+    def _now(self) -> int:
+        return to_micros(self._clock())
+
+    # --- validation and analysis (no lock)
+
+    def _validate_id(self, article_id: str, *, required: bool) -> None:
+        if not article_id.strip():
+            if required:
+                raise InvalidArgument("article id is required and must not be blank", reason="MISSING_ID")
+            return
+        if len(article_id) > self.settings.max_id_length:
+            raise InvalidArgument(
+                f"article id is {len(article_id)} characters long; the limit is {self.settings.max_id_length}",
+                reason="ID_TOO_LONG",
+                metadata={"limit": str(self.settings.max_id_length), "length": str(len(article_id))},
+            )
+        if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in article_id):
+            raise InvalidArgument(
+                f"article id {article_id!r} contains control characters",
+                reason="INVALID_ID",
+                metadata={"article_id": article_id},
+            )
+
+    def _analyze(self, article: ArticleInput, *, id_required: bool) -> Analysis:
+        """Validate an article and analyse its text; raises InvalidArgument saying what is wrong."""
+        self._validate_id(article.id, required=id_required)
+        size = len(article.title.encode("utf-8", "surrogatepass")) + len(article.body.encode("utf-8", "surrogatepass"))
+        if size > self.settings.max_text_bytes:
+            raise InvalidArgument(
+                f"article {article.id!r} has {size} bytes of title and body; the limit is "
+                f"{self.settings.max_text_bytes} bytes (max_text_bytes)",
+                reason="TEXT_TOO_LARGE",
+                metadata={"limit": str(self.settings.max_text_bytes), "size": str(size), "article_id": article.id},
+            )
+        analysis = self._fingerprinter.analyze(article.title, article.body)
+        if analysis is None:
+            raise InvalidArgument(
+                f"article {article.id!r} has no words in its title or body (after removing site chrome)",
+                reason="NO_USABLE_TEXT",
+                metadata={"article_id": article.id},
+            )
+        return analysis
+
+    # --- evidence (under the lock)
+
+    def _find_duplicates(
+        self,
+        near_signature: np.ndarray,
+        content_hash: int,
+        exclude: frozenset[int] = frozenset(),
+        before: int | None = None,
+    ) -> _Duplicates:
+        """Stored exact and near duplicates, optionally only those ingested before seq `before`."""
+
+        def eligible(seq: int) -> bool:
+            return seq not in exclude and (before is None or seq < before)
+
+        exact = sorted(
+            (row for row in self._store.exact_copies(content_hash) if eligible(row.seq)), key=lambda r: r.age_key
+        )
+        exact_seqs = {row.seq for row in exact}
+        hits = [
+            (seq, similarity)
+            for seq, similarity in self._near.query(near_signature, self.settings.near_threshold)
+            if eligible(seq) and seq not in exact_seqs
+        ]
+        rows = self._store.articles_by_seq([seq for seq, _ in hits])
+        near = [(rows[seq], similarity) for seq, similarity in hits if seq in rows]
+        return _Duplicates(exact=exact, near=near)
+
+    def _find_story_candidates(
+        self, story_signature: np.ndarray, exclude: frozenset[int]
+    ) -> list[tuple[ArticleRow, float]]:
+        hits = [(seq, sim) for seq, sim in self._story.query(story_signature, 0.0) if seq not in exclude]
+        hits = hits[:STORY_CANDIDATES]
+        rows = self._store.articles_by_seq([seq for seq, _ in hits])
+        return [(rows[seq], similarity) for seq, similarity in hits if seq in rows]
+
+    def _assess(self, analysis: Analysis, pending: np.ndarray | None) -> _Assessment:
+        """Decide verdict and cluster for an article that is not stored (yet)."""
+        duplicates = self._find_duplicates(analysis.near_signature, analysis.content_hash)
+        salient = stories.select_salient(analysis.terms, self._terms, self.settings.salient_terms, pending)
+        story_signature = self._minhasher.sign(hashing.fold32(salient.ids))
+        candidates = self._find_story_candidates(story_signature, frozenset())
+        original = duplicates.original
+        duplicate_clusters = []
+        if original is not None:
+            duplicate_clusters = [original.cluster_seq, *(row.cluster_seq for row in duplicates.exact)]
+            duplicate_clusters += [row.cluster_seq for row, _ in duplicates.near]
+        placement = stories.place(
+            salient,
+            [row.cluster_seq for row, _ in candidates],
+            duplicate_clusters,
+            self._centroids,
+            self._terms,
+            self.settings.story_threshold,
+            pending,
+        )
+        return _Assessment(duplicates, salient, story_signature, candidates, placement)
+
+    def _matches(
+        self,
+        duplicates: _Duplicates,
+        salient: TermVector,
+        story_candidates: list[tuple[ArticleRow, float]],
+        story_clusters: set[int],
+        survivor: Callable[[int], int],
+        limit: int,
+        min_similarity: float = 0.0,
+        pending: np.ndarray | None = None,
+    ) -> list[Match]:
+        """Exact duplicates, then near duplicates, then same-story articles (members of `story_clusters`)."""
+
+        def match(row: ArticleRow, similarity: float, relation: Relation) -> Match:
+            return Match(row.id, similarity, relation, cluster_id_for(survivor(row.cluster_seq)))
+
+        matches = [match(row, 1.0, Relation.EXACT_DUPLICATE) for row in duplicates.exact]
+        matches += [match(row, sim, Relation.NEAR_DUPLICATE) for row, sim in duplicates.near]
+        matches = [m for m in matches if m.similarity >= min_similarity][:limit]
+        room = limit - len(matches)
+        if room > 0:
+            taken = duplicates.seqs
+            same_story = [
+                row for row, _ in story_candidates if row.cluster_seq in story_clusters and row.seq not in taken
+            ]
+            terms = self._store.salient_terms([row.seq for row in same_story[:room]])
+            scored = [
+                (stories.cosine(salient, TermVector(*terms[row.seq]), self._terms, pending), row)
+                for row in same_story[:room]
+            ]
+            scored.sort(key=lambda pair: (-pair[0], pair[1].age_key))
+            matches += [match(row, sim, Relation.SAME_STORY) for sim, row in scored if sim >= min_similarity]
+        return matches
+
+    # --- ingest
+
+    def ingest(self, article: ArticleInput) -> ArticleResult:
+        """Store one article; raises NewsdedupError if it is rejected."""
+        (outcome,) = self.ingest_many([article])
+        if isinstance(outcome, NewsdedupError):
+            raise outcome
+        return outcome
+
+    def ingest_many(self, articles: Sequence[ArticleInput]) -> list[ArticleResult | NewsdedupError]:
+        """Store articles in order, in one transaction; a rejected article gets its error in its place.
+
+        Raises StorageUnavailable (and stores none of them) if the commit fails.
+        """
+        prepared: list[Analysis | NewsdedupError] = []
+        for article in articles:
+            try:
+                prepared.append(self._analyze(article, id_required=True))
+            except InvalidArgument as error:
+                prepared.append(error)
+        outcomes: list[ArticleResult | NewsdedupError] = []
+        with self._lock:
+            undo: Undo = []
+            try:
+                with self._store.transaction():
+                    now = self._now()
+                    for article, analysis in zip(articles, prepared, strict=True):
+                        if isinstance(analysis, NewsdedupError):
+                            outcomes.append(analysis)
+                            continue
+                        try:
+                            outcomes.append(self._ingest_one(article, analysis, now, undo))
+                        except Conflict as error:
+                            outcomes.append(error)
+            except BaseException:
+                for step in reversed(undo):
+                    step()
+                raise
+        return outcomes
+
+    def _ingest_one(self, article: ArticleInput, analysis: Analysis, now: int, undo: Undo) -> ArticleResult:
+        existing = self._store.article_by_id(article.id)
+        if existing is not None:
+            return self._existing_result(existing, analysis)
+        term_ids = analysis.terms.ids
+        self._terms.add(term_ids)
+        undo.append(lambda: self._terms.remove(term_ids))
+        assessment = self._assess(analysis, pending=None)
+        published = to_micros(article.published_at) if article.published_at else now
+        cluster = self._apply_placement(assessment.placement, assessment.salient, published, now, undo)
+        original = assessment.duplicates.original
+        seq = self._store.insert_article(
+            NewArticle(
+                id=article.id, title=article.title, body=article.body, url=article.url, source=article.source,
+                language=article.language, published_at=published, ingested_at=now,
+                content_hash=analysis.content_hash, verdict=assessment.duplicates.verdict,
+                duplicate_of=original.seq if original else None, cluster_seq=cluster,
+                near_signature=analysis.near_signature, story_signature=assessment.story_signature,
+                salient_ids=assessment.salient.ids, salient_counts=assessment.salient.counts, term_ids=term_ids,
+            )
+        )  # fmt: skip
+        self._near.insert(seq, analysis.near_signature)
+        undo.append(lambda: self._near.remove(seq))
+        self._story.insert(seq, assessment.story_signature)
+        undo.append(lambda: self._story.remove(seq))
+        merged = set(assessment.placement.clusters)
+        cluster_row = self._store.cluster(cluster)
+        assert cluster_row is not None
+        return ArticleResult(
+            article_id=article.id,
+            verdict=assessment.duplicates.verdict,
+            duplicate_of=original.id if original else "",
+            matches=self._matches(
+                assessment.duplicates,
+                assessment.salient,
+                assessment.story_candidates,
+                merged | {cluster},
+                lambda c: cluster if c in merged else c,
+                self.settings.max_matches,
+            ),
+            cluster_id=cluster_row.id,
+            cluster_size=cluster_row.size,
+        )
+
+    def _apply_placement(
+        self, placement: stories.Placement, salient: TermVector, published: int, now: int, undo: Undo
+    ) -> int:
+        """Create, join or merge clusters as placed; returns the article's cluster seq."""
+        involved = placement.clusters
+        undo.append(self._centroids.snapshot(involved))
+        if involved:
+            # The oldest cluster's id survives a merge; the others become its aliases.
+            cluster, *merged = involved
+            if merged:
+                self._store.merge_clusters(cluster, merged, now)
+                for other in merged:
+                    self._centroids.merge(cluster, other)
+        else:
+            cluster = self._store.create_cluster(published, now)
+            undo.append(self._centroids.snapshot([cluster]))
+        self._store.add_to_cluster(cluster, published, now)
+        self._centroids.add(cluster, salient)
+        return cluster
+
+    def _existing_result(self, existing: ArticleRow, analysis: Analysis) -> ArticleResult:
+        """The idempotent answer for an id that is already stored, or a Conflict if its text differs."""
+        if existing.content_hash != analysis.content_hash:
+            raise Conflict(
+                f"article id {existing.id!r} is already stored with different text; "
+                f"delete it first or use a new id for the new text",
+                metadata={"article_id": existing.id},
+            )
+        return replace(self._stored_result(existing, self.settings.max_matches), already_ingested=True)
+
+    def _stored_result(self, row: ArticleRow, limit: int, min_similarity: float = 0.0) -> ArticleResult:
+        """A stored article's standing, with its current matches among the other stored articles."""
+        near_signature = self._near.signature(row.seq)
+        salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
+        myself = frozenset([row.seq])
+        duplicates = self._find_duplicates(near_signature, row.content_hash, exclude=myself)
+        candidates = self._find_story_candidates(self._story.signature(row.seq), myself)
+        original = self._store.articles_by_seq([row.duplicate_of]).get(row.duplicate_of) if row.duplicate_of else None
+        cluster = self._store.cluster(row.cluster_seq)
+        assert cluster is not None
+        return ArticleResult(
+            article_id=row.id,
+            verdict=row.verdict,
+            duplicate_of=original.id if original else "",
+            matches=self._matches(
+                duplicates, salient, candidates, {row.cluster_seq}, lambda c: c, limit, min_similarity
+            ),
+            cluster_id=cluster.id,
+            cluster_size=cluster.size,
+        )
+
+    # --- check and search
+
+    def check(self, article: ArticleInput) -> ArticleResult:
+        """What ingesting the article would say now; nothing is stored.
+
+        A cluster that does not exist yet is reported with an empty cluster_id.
+        """
+        analysis = self._analyze(article, id_required=False)
+        with self._lock:
+            existing = self._store.article_by_id(article.id) if article.id else None
+            if existing is not None:
+                return self._existing_result(existing, analysis)
+            assessment = self._assess(analysis, pending=analysis.terms.ids)
+            return self._hypothetical_result(article.id, analysis, assessment, self.settings.max_matches)
+
+    def _hypothetical_result(
+        self, article_id: str, analysis: Analysis, assessment: _Assessment, limit: int, min_similarity: float = 0.0
+    ) -> ArticleResult:
+        involved = assessment.placement.clusters
+        survivor = involved[0] if involved else None
+        size = 1 + sum(row.size for row in map(self._store.cluster, involved) if row is not None)
+        original = assessment.duplicates.original
+        return ArticleResult(
+            article_id=article_id,
+            verdict=assessment.duplicates.verdict,
+            duplicate_of=original.id if original else "",
+            matches=self._matches(
+                assessment.duplicates,
+                assessment.salient,
+                assessment.story_candidates,
+                set(involved),
+                lambda c: survivor if survivor is not None and c in involved else c,
+                limit,
+                min_similarity,
+                pending=analysis.terms.ids,
+            ),
+            cluster_id=cluster_id_for(survivor) if survivor is not None else "",
+            cluster_size=size,
+        )
+
+    def search_similar(
+        self,
+        *,
+        article_id: str = "",
+        article: ArticleInput | None = None,
+        max_results: int = 0,
+        min_similarity: float = 0.0,
+    ) -> list[Match]:
+        """Stored articles similar to a stored article (left out of its own results) or to a text."""
+        if max_results < 0:
+            raise InvalidArgument(f"max_results must not be negative, got {max_results}")
+        if not 0.0 <= min_similarity <= 1.0:
+            raise InvalidArgument(f"min_similarity must be in [0, 1], got {min_similarity}")
+        limit = min(max_results or DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS)
+        if article is not None:
+            analysis = self._analyze(article, id_required=False)
+            with self._lock:
+                assessment = self._assess(analysis, pending=analysis.terms.ids)
+                return self._hypothetical_result(article.id, analysis, assessment, limit, min_similarity).matches
+        if not article_id:
+            raise InvalidArgument("give either article_id or article to search for", reason="MISSING_QUERY")
+        with self._lock:
+            return self._stored_result(self._row(article_id), limit, min_similarity).matches
+
+    def _row(self, article_id: str) -> ArticleRow:
+        row = self._store.article_by_id(article_id)
+        if row is None:
+            raise NotFound(
+                f"no stored article has id {article_id!r}",
+                reason="ARTICLE_NOT_FOUND",
+                metadata={"article_id": article_id},
+            )
+        return row
+
+    # --- articles
+
+    def get_article(self, article_id: str) -> StoredArticle:
+        with self._lock:
+            row = self._row(article_id)
+            original = (
+                self._store.articles_by_seq([row.duplicate_of]).get(row.duplicate_of) if row.duplicate_of else None
+            )
+            return StoredArticle(
+                id=row.id,
+                title=row.title,
+                url=row.url,
+                source=row.source,
+                language=row.language,
+                published_at=from_micros(row.published_at),
+                ingested_at=from_micros(row.ingested_at),
+                verdict=row.verdict,
+                duplicate_of=original.id if original else "",
+                cluster_id=cluster_id_for(row.cluster_seq),
+                content_hash=f"{row.content_hash:016x}",
+            )
+
+    def delete_article(self, article_id: str) -> None:
+        """Remove an article; its cluster shrinks (or goes), and articles that duplicated it are judged again."""
+        with self._lock:
+            row = self._row(article_id)
+            undo: Undo = []
+            try:
+                with self._store.transaction():
+                    now = self._now()
+                    salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
+                    term_ids = self._store.term_ids(row.seq)
+                    self._store.delete_article(row.seq)
+                    undo.append(self._centroids.snapshot([row.cluster_seq]))
+                    self._centroids.subtract(row.cluster_seq, salient)
+                    if not self._store.refresh_cluster(row.cluster_seq, now):
+                        self._centroids.drop(row.cluster_seq)
+                    self._terms.remove(term_ids)
+                    undo.append(lambda: self._terms.add(term_ids))
+                    self._rejudge_duplicates_of(row.seq)
+            except BaseException:
+                for step in reversed(undo):
+                    step()
+                raise
+            self._near.remove(row.seq)
+            self._story.remove(row.seq)
+
+    def _rejudge_duplicates_of(self, deleted: int) -> None:
+        """Point the articles that duplicated a deleted one at what they duplicate now (or make them unique).
+
+        An article is judged against the articles ingested before it, as at
+        its own ingest, so the outcome does not depend on when it is redone.
+        """
+        for dependent in self._store.duplicates_of(deleted):
+            duplicates = self._find_duplicates(
+                self._near.signature(dependent.seq),
+                dependent.content_hash,
+                exclude=frozenset([deleted, dependent.seq]),
+                before=dependent.seq,
+            )
+            original = duplicates.original
+            self._store.set_verdict(dependent.seq, duplicates.verdict, original.seq if original else None)
+
+    # --- clusters
+
+    def get_cluster(self, *, cluster_id: str = "", article_id: str = "") -> ClusterView:
+        with self._lock:
+            if article_id:
+                return self._cluster_view(self._row(article_id).cluster_seq)
+            if not cluster_id:
+                raise InvalidArgument("give either cluster_id or article_id", reason="MISSING_QUERY")
+            seq = self._store.resolve_cluster(cluster_id)
+            if seq is None:
+                raise NotFound(
+                    f"no story cluster has id {cluster_id!r}",
+                    reason="CLUSTER_NOT_FOUND",
+                    metadata={"cluster_id": cluster_id},
+                )
+            return self._cluster_view(seq)
+
+    def _cluster_view(self, seq: int, row: ClusterRow | None = None) -> ClusterView:
+        row = row or self._store.cluster(seq)
+        assert row is not None, f"cluster {seq} vanished while locked"
+        members = self._store.cluster_members(seq)
+        originals = [m for m in members if m.verdict == Verdict.UNIQUE]
+        representative = (originals or members)[0]
+        return ClusterView(
+            cluster_id=row.id,
+            size=row.size,
+            article_ids=[m.id for m in members],
+            representative_article_id=representative.id,
+            title=representative.title,
+            first_published_at=from_micros(row.first_published_at),
+            last_published_at=from_micros(row.last_published_at),
+            updated_at=from_micros(row.updated_at),
+            merged_cluster_ids=self._store.cluster_aliases(seq),
+        )
+
+    def list_clusters(
+        self,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        min_size: int = 0,
+        order: ClusterOrder = ClusterOrder.UNSPECIFIED,
+    ) -> ClusterPage:
+        if page_size < 0:
+            raise InvalidArgument(f"page_size must not be negative, got {page_size}")
+        if min_size < 0:
+            raise InvalidArgument(f"min_size must not be negative, got {min_size}")
+        order = order or ClusterOrder.LARGEST
+        size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        after = self._page_tokens.verify(page_token, order, min_size).after if page_token else None
+        with self._lock:
+            rows = self._store.list_clusters(order, min_size, after, size + 1)
+            page = [self._cluster_view(row.seq, row) for row in rows[:size]]
+        next_token = ""
+        if len(rows) > size:
+            last = rows[size - 1]
+            key = last.size if order == ClusterOrder.LARGEST else last.updated_at
+            next_token = self._page_tokens.issue(PagePosition(order, min_size, (key, last.seq)))
+        return ClusterPage(clusters=page, next_page_token=next_token)
+
+    # --- compare and stats
+
+    def compare(self, first: ArticleInput, second: ArticleInput) -> Comparison:
+        """Score two texts against each other and show the shared evidence; nothing is stored."""
+        analyses = [self._analyze(first, id_required=False), self._analyze(second, id_required=False)]
+        normalized, tokens = self._fingerprinter.tokens(first.title, first.body)
+        with self._lock:
+            salient = [
+                stories.select_salient(a.terms, self._terms, self.settings.salient_terms, pending=a.terms.ids)
+                for a in analyses
+            ]
+            story_similarity = stories.cosine(salient[0], salient[1], self._terms)
+            weights = [vector.weights(self._terms) for vector in salient]
+        a, b = analyses
+        similarity = float(estimate_jaccard(a.near_signature, b.near_signature[None, :])[0])
+        if a.content_hash == b.content_hash:
+            relation = Relation.EXACT_DUPLICATE
+        elif similarity >= self.settings.near_threshold:
+            relation = Relation.NEAR_DUPLICATE
+        elif story_similarity >= self.settings.story_threshold:
+            relation = Relation.SAME_STORY
+        else:
+            relation = Relation.UNSPECIFIED
+        hashes, strings = self._fingerprinter.shingle_strings(normalized, tokens)
+        shared = np.isin(hashes, b.shingles)
+        shared_shingles = list(dict.fromkeys(s for s, keep in zip(strings, shared, strict=True) if keep))
+        _, i, j = np.intersect1d(salient[0].ids, salient[1].ids, assume_unique=True, return_indices=True)
+        names = term_strings(normalized, tokens)
+        telling = sorted(zip(weights[0][i] * weights[1][j], salient[0].ids[i].tolist(), strict=True), reverse=True)
+        return Comparison(
+            similarity=similarity,
+            exact_similarity=exact_jaccard(a.shingles, b.shingles),
+            story_similarity=story_similarity,
+            relation=relation,
+            shared_shingles=shared_shingles[:EXPLANATION_SAMPLE],
+            shared_terms=[names[term] for _, term in telling[:EXPLANATION_SAMPLE] if term in names],
+            first_shingle_count=len(a.shingles),
+            second_shingle_count=len(b.shingles),
+        )
+
+    def parameters(self) -> IndexParameters:
+        s = self.settings
+        return IndexParameters(
+            shingle_size=s.shingle_size,
+            num_perm=s.num_perm,
+            scheme=SCHEME,
+            seed=s.seed,
+            near_duplicate=TierParameters(s.near_threshold, self._near.bands, self._near.rows),
+            story=TierParameters(s.story_threshold, self._story.bands, self._story.rows),
+            salient_terms=s.salient_terms,
+        )
+
+    def stats(self) -> Stats:
+        with self._lock:
+            counts = self._store.counts()
+        return Stats(
+            article_count=counts.articles,
+            cluster_count=counts.clusters,
+            multi_article_cluster_count=counts.multi_article_clusters,
+            exact_duplicate_count=counts.exact_duplicates,
+            near_duplicate_count=counts.near_duplicates,
+            parameters=self.parameters(),
+        )

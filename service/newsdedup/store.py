@@ -1,0 +1,456 @@
+"""Durable storage of articles, story clusters and cluster aliases in SQLite.
+
+The store is the source of truth: the in-memory indexes are rebuilt from it
+at startup, and an article is acknowledged only after the transaction that
+wrote it has committed. With durability "full" every commit is fsynced
+(WAL mode, synchronous=FULL) and survives power loss; with "normal" a commit
+survives a killed process but the last ones may be lost on power loss.
+
+An empty data directory name keeps the database in memory, for tests and
+throwaway runs. Not thread-safe: the engine serialises every call.
+
+Articles and clusters are keyed by integer sequence numbers that only grow
+(AUTOINCREMENT), so "ingested earlier" is "smaller seq" and "the older of two
+clusters" is "smaller cluster seq". Timestamps are microseconds since the
+Unix epoch, UTC.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from newsdedup.errors import IncompatibleData, StorageUnavailable
+from newsdedup.models import ClusterOrder, Verdict
+
+DATABASE_FILE = "newsdedup.sqlite3"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS clusters (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    first_published_at INTEGER NOT NULL,
+    last_published_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS clusters_by_size ON clusters (size DESC, seq);
+CREATE INDEX IF NOT EXISTS clusters_by_update ON clusters (updated_at DESC, seq);
+CREATE TABLE IF NOT EXISTS cluster_aliases (
+    alias TEXT PRIMARY KEY,
+    cluster_seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cluster_aliases_by_cluster ON cluster_aliases (cluster_seq);
+CREATE TABLE IF NOT EXISTS articles (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    url TEXT NOT NULL,
+    source TEXT NOT NULL,
+    language TEXT NOT NULL,
+    published_at INTEGER NOT NULL,
+    ingested_at INTEGER NOT NULL,
+    content_hash INTEGER NOT NULL,
+    verdict INTEGER NOT NULL,
+    duplicate_of INTEGER,
+    cluster_seq INTEGER NOT NULL,
+    near_signature BLOB NOT NULL,
+    story_signature BLOB NOT NULL,
+    salient_ids BLOB NOT NULL,
+    salient_counts BLOB NOT NULL,
+    term_ids BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_by_hash ON articles (content_hash);
+CREATE INDEX IF NOT EXISTS articles_by_cluster ON articles (cluster_seq, published_at, seq);
+CREATE INDEX IF NOT EXISTS articles_by_original ON articles (duplicate_of);
+"""
+
+_ROW_COLUMNS = (
+    "seq, id, title, url, source, language, published_at, ingested_at, content_hash, verdict, duplicate_of, cluster_seq"
+)
+
+
+def _signed(value: int) -> int:
+    """A uint64 as the int64 SQLite stores."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _unsigned(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """An article's metadata as stored (no text, no signatures)."""
+
+    seq: int
+    id: str
+    title: str
+    url: str
+    source: str
+    language: str
+    published_at: int
+    ingested_at: int
+    content_hash: int
+    verdict: Verdict
+    duplicate_of: int | None
+    cluster_seq: int
+
+    @property
+    def age_key(self) -> tuple[int, int]:
+        """Sort key for "earliest": publication time, then ingest order."""
+        return (self.published_at, self.seq)
+
+    @classmethod
+    def from_sql(cls, row: Sequence) -> ArticleRow:
+        seq, id_, title, url, source, language, published, ingested, content_hash, verdict, original, cluster = row
+        return cls(
+            seq, id_, title, url, source, language, published, ingested, _unsigned(content_hash), Verdict(verdict),
+            original, cluster,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """Everything stored for a new article."""
+
+    id: str
+    title: str
+    body: str
+    url: str
+    source: str
+    language: str
+    published_at: int
+    ingested_at: int
+    content_hash: int
+    verdict: Verdict
+    duplicate_of: int | None
+    cluster_seq: int
+    near_signature: np.ndarray
+    story_signature: np.ndarray
+    salient_ids: np.ndarray
+    salient_counts: np.ndarray
+    term_ids: np.ndarray
+
+
+@dataclass(frozen=True)
+class IndexedArticle:
+    """What the in-memory indexes are rebuilt from, one per stored article."""
+
+    seq: int
+    cluster_seq: int
+    near_signature: np.ndarray
+    story_signature: np.ndarray
+    salient_ids: np.ndarray
+    salient_counts: np.ndarray
+    term_ids: np.ndarray
+
+
+@dataclass(frozen=True)
+class ClusterRow:
+    """A story cluster's stored aggregates."""
+
+    seq: int
+    id: str
+    size: int
+    first_published_at: int
+    last_published_at: int
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class Counts:
+    articles: int
+    clusters: int
+    multi_article_clusters: int
+    exact_duplicates: int
+    near_duplicates: int
+
+
+def cluster_id_for(seq: int) -> str:
+    """The public id of the cluster with this sequence number."""
+    return f"story-{seq}"
+
+
+class Store:
+    """SQLite storage; see the module docstring for the guarantees."""
+
+    def __init__(self, connection: sqlite3.Connection, location: str) -> None:
+        self._db = connection
+        self.location = location
+
+    @classmethod
+    def open(cls, data_dir: str, durability: str, parameters: dict[str, object]) -> Store:
+        """Open (or create) the store and check it was written with the same signature parameters."""
+        if data_dir:
+            directory = Path(data_dir)
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+                location = str(directory / DATABASE_FILE)
+                connection = sqlite3.connect(location, isolation_level=None, check_same_thread=False)
+                connection.execute("PRAGMA journal_mode=WAL")
+            except (OSError, sqlite3.Error) as error:
+                raise StorageUnavailable(f"cannot open the store in {directory}: {error}") from error
+        else:
+            location = ":memory:"
+            connection = sqlite3.connect(location, isolation_level=None, check_same_thread=False)
+        connection.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+        store = cls(connection, location)
+        store._initialise(parameters)
+        return store
+
+    def _initialise(self, parameters: dict[str, object]) -> None:
+        try:
+            # Every statement is CREATE ... IF NOT EXISTS, so this is safe on an existing store.
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise IncompatibleData(
+                f"{self.location} is not a usable newsdedup store ({error}); move it aside or restore it from a backup"
+            ) from error
+        with self.transaction():
+            stored = self.get_meta("parameters")
+            wanted = json.dumps({"schema": SCHEMA_VERSION, **parameters}, sort_keys=True)
+            if stored is None:
+                self.set_meta("parameters", wanted)
+            elif stored != wanted:
+                raise IncompatibleData(
+                    f"the store at {self.location} was written with parameters {stored}, but this server is "
+                    f"configured with {wanted}. Signatures made with other parameters cannot be compared: start "
+                    f"the server with the settings the store was written with, or move the data directory aside "
+                    f"and ingest the articles again.",
+                    metadata={"stored": stored, "configured": wanted},
+                )
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block as one transaction: all of it is committed, or none of it."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise StorageUnavailable(f"cannot start a write to the store: {error}") from error
+        try:
+            yield
+            self._db.execute("COMMIT")
+        except BaseException as error:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise StorageUnavailable(f"the store refused a write, nothing was changed: {error}") from error
+            raise
+
+    # --- metadata
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # --- articles
+
+    def article_by_id(self, article_id: str) -> ArticleRow | None:
+        row = self._db.execute(f"SELECT {_ROW_COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return ArticleRow.from_sql(row) if row else None
+
+    def articles_by_seq(self, seqs: Sequence[int]) -> dict[int, ArticleRow]:
+        if not seqs:
+            return {}
+        marks = ",".join("?" * len(seqs))
+        rows = self._db.execute(f"SELECT {_ROW_COLUMNS} FROM articles WHERE seq IN ({marks})", list(seqs))
+        return {row[0]: ArticleRow.from_sql(row) for row in rows}
+
+    def exact_copies(self, content_hash: int) -> list[ArticleRow]:
+        rows = self._db.execute(f"SELECT {_ROW_COLUMNS} FROM articles WHERE content_hash = ?", (_signed(content_hash),))
+        return [ArticleRow.from_sql(row) for row in rows]
+
+    def duplicates_of(self, seq: int) -> list[ArticleRow]:
+        """Articles whose duplicate_of is `seq`, in ingest order."""
+        rows = self._db.execute(f"SELECT {_ROW_COLUMNS} FROM articles WHERE duplicate_of = ? ORDER BY seq", (seq,))
+        return [ArticleRow.from_sql(row) for row in rows]
+
+    def salient_terms(self, seqs: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """(ids, counts) of the salient terms of each article."""
+        if not seqs:
+            return {}
+        marks = ",".join("?" * len(seqs))
+        rows = self._db.execute(
+            f"SELECT seq, salient_ids, salient_counts FROM articles WHERE seq IN ({marks})", list(seqs)
+        )
+        return {
+            seq: (np.frombuffer(ids, dtype=np.uint64), np.frombuffer(counts, dtype=np.float64))
+            for seq, ids, counts in rows
+        }
+
+    def term_ids(self, seq: int) -> np.ndarray:
+        row = self._db.execute("SELECT term_ids FROM articles WHERE seq = ?", (seq,)).fetchone()
+        return np.frombuffer(row[0], dtype=np.uint64)
+
+    def article_text(self, seq: int) -> tuple[str, str]:
+        title, body = self._db.execute("SELECT title, body FROM articles WHERE seq = ?", (seq,)).fetchone()
+        return title, body
+
+    def insert_article(self, article: NewArticle) -> int:
+        cursor = self._db.execute(
+            "INSERT INTO articles (id, title, body, url, source, language, published_at, ingested_at, content_hash, "
+            "verdict, duplicate_of, cluster_seq, near_signature, story_signature, salient_ids, salient_counts, "
+            "term_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.id, article.title, article.body, article.url, article.source, article.language,
+                article.published_at, article.ingested_at, _signed(article.content_hash), int(article.verdict),
+                article.duplicate_of, article.cluster_seq,
+                article.near_signature.astype(np.uint32).tobytes(), article.story_signature.astype(np.uint32).tobytes(),
+                article.salient_ids.astype(np.uint64).tobytes(), article.salient_counts.astype(np.float64).tobytes(),
+                article.term_ids.astype(np.uint64).tobytes(),
+            ),
+        )  # fmt: skip
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def set_verdict(self, seq: int, verdict: Verdict, duplicate_of: int | None) -> None:
+        self._db.execute(
+            "UPDATE articles SET verdict = ?, duplicate_of = ? WHERE seq = ?", (int(verdict), duplicate_of, seq)
+        )
+
+    def delete_article(self, seq: int) -> None:
+        self._db.execute("DELETE FROM articles WHERE seq = ?", (seq,))
+
+    def indexed_articles(self, num_perm: int) -> Iterator[IndexedArticle]:
+        """Every stored article's signatures and terms, in ingest order, to rebuild the indexes from."""
+        rows = self._db.execute(
+            "SELECT seq, cluster_seq, near_signature, story_signature, salient_ids, salient_counts, term_ids "
+            "FROM articles ORDER BY seq"
+        )
+        for seq, cluster, near, story, salient_ids, salient_counts, term_ids in rows:
+            near_signature = np.frombuffer(near, dtype=np.uint32)
+            story_signature = np.frombuffer(story, dtype=np.uint32)
+            if len(near_signature) != num_perm or len(story_signature) != num_perm:
+                raise IncompatibleData(f"article seq {seq} in {self.location} has a signature of the wrong length")
+            yield IndexedArticle(
+                seq, cluster, near_signature, story_signature,
+                np.frombuffer(salient_ids, dtype=np.uint64), np.frombuffer(salient_counts, dtype=np.float64),
+                np.frombuffer(term_ids, dtype=np.uint64),
+            )  # fmt: skip
+
+    # --- clusters
+
+    def create_cluster(self, published_at: int, now: int) -> int:
+        """A new, empty cluster (the caller adds its first article); returns its seq."""
+        cursor = self._db.execute(
+            "INSERT INTO clusters (id, size, first_published_at, last_published_at, created_at, updated_at) "
+            "VALUES ('', 0, ?, ?, ?, ?)",
+            (published_at, published_at, now, now),
+        )
+        seq = cursor.lastrowid
+        assert seq is not None
+        self._db.execute("UPDATE clusters SET id = ? WHERE seq = ?", (cluster_id_for(seq), seq))
+        return seq
+
+    def add_to_cluster(self, cluster_seq: int, published_at: int, now: int) -> None:
+        self._db.execute(
+            "UPDATE clusters SET size = size + 1, first_published_at = min(first_published_at, ?), "
+            "last_published_at = max(last_published_at, ?), updated_at = ? WHERE seq = ?",
+            (published_at, published_at, now, cluster_seq),
+        )
+
+    def refresh_cluster(self, cluster_seq: int, now: int) -> bool:
+        """Recompute a cluster's aggregates from its members; delete it (and its aliases) if it has none.
+
+        Returns whether the cluster still exists.
+        """
+        size, first, last = self._db.execute(
+            "SELECT count(*), min(published_at), max(published_at) FROM articles WHERE cluster_seq = ?",
+            (cluster_seq,),
+        ).fetchone()
+        if size == 0:
+            self._db.execute("DELETE FROM clusters WHERE seq = ?", (cluster_seq,))
+            self._db.execute("DELETE FROM cluster_aliases WHERE cluster_seq = ?", (cluster_seq,))
+            return False
+        self._db.execute(
+            "UPDATE clusters SET size = ?, first_published_at = ?, last_published_at = ?, updated_at = ? WHERE seq = ?",
+            (size, first, last, now, cluster_seq),
+        )
+        return True
+
+    def merge_clusters(self, survivor: int, merged: Sequence[int], now: int) -> None:
+        """Move every article of `merged` into `survivor`; the merged ids become aliases of the survivor."""
+        for seq in merged:
+            self._db.execute("UPDATE articles SET cluster_seq = ? WHERE cluster_seq = ?", (survivor, seq))
+            self._db.execute("UPDATE cluster_aliases SET cluster_seq = ? WHERE cluster_seq = ?", (survivor, seq))
+            self._db.execute(
+                "INSERT INTO cluster_aliases (alias, cluster_seq) VALUES (?, ?)", (cluster_id_for(seq), survivor)
+            )
+            self._db.execute("DELETE FROM clusters WHERE seq = ?", (seq,))
+        self.refresh_cluster(survivor, now)
+
+    def cluster(self, cluster_seq: int) -> ClusterRow | None:
+        row = self._db.execute(
+            "SELECT seq, id, size, first_published_at, last_published_at, created_at, updated_at "
+            "FROM clusters WHERE seq = ?",
+            (cluster_seq,),
+        ).fetchone()
+        return ClusterRow(*row) if row else None
+
+    def resolve_cluster(self, cluster_id: str) -> int | None:
+        """The seq of the cluster with this id, or of the cluster it was merged into."""
+        row = self._db.execute("SELECT seq FROM clusters WHERE id = ?", (cluster_id,)).fetchone()
+        if row is None:
+            row = self._db.execute("SELECT cluster_seq FROM cluster_aliases WHERE alias = ?", (cluster_id,)).fetchone()
+        return row[0] if row else None
+
+    def cluster_members(self, cluster_seq: int) -> list[ArticleRow]:
+        """The cluster's articles in publication order."""
+        rows = self._db.execute(
+            f"SELECT {_ROW_COLUMNS} FROM articles WHERE cluster_seq = ? ORDER BY published_at, seq", (cluster_seq,)
+        )
+        return [ArticleRow.from_sql(row) for row in rows]
+
+    def cluster_aliases(self, cluster_seq: int) -> list[str]:
+        rows = self._db.execute(
+            "SELECT alias FROM cluster_aliases WHERE cluster_seq = ? ORDER BY alias", (cluster_seq,)
+        )
+        return [alias for (alias,) in rows]
+
+    def list_clusters(
+        self, order: ClusterOrder, min_size: int, after: tuple[int, int] | None, limit: int
+    ) -> list[ClusterRow]:
+        """Clusters of at least `min_size` in `order`, starting after the (sort value, seq) key `after`."""
+        column = "size" if order == ClusterOrder.LARGEST else "updated_at"
+        query = (
+            "SELECT seq, id, size, first_published_at, last_published_at, created_at, updated_at FROM clusters "
+            "WHERE size >= ?"
+        )
+        arguments: list[int] = [min_size]
+        if after is not None:
+            query += f" AND ({column} < ? OR ({column} = ? AND seq > ?))"
+            arguments += [after[0], after[0], after[1]]
+        query += f" ORDER BY {column} DESC, seq LIMIT ?"
+        arguments.append(limit)
+        return [ClusterRow(*row) for row in self._db.execute(query, arguments)]
+
+    # --- counts
+
+    def counts(self) -> Counts:
+        articles, exact, near = self._db.execute(
+            "SELECT count(*), coalesce(sum(verdict = ?), 0), coalesce(sum(verdict = ?), 0) FROM articles",
+            (int(Verdict.EXACT_DUPLICATE), int(Verdict.NEAR_DUPLICATE)),
+        ).fetchone()
+        clusters, multi = self._db.execute("SELECT count(*), coalesce(sum(size > 1), 0) FROM clusters").fetchone()
+        return Counts(articles, clusters, multi, exact, near)
