@@ -60,6 +60,11 @@ class Settings:
     story_lsh_threshold: float = _setting(
         0.1, "Jaccard similarity of salient-term sets the story LSH is tuned for when finding candidate clusters."
     )
+    term_prior_weight: float = _setting(
+        300.0,
+        "Weight, in articles, of the built-in word-frequency prior on document frequencies; it lets a fresh "
+        "service tell common words from story terms. 0 turns it off.",
+    )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
 
     def __post_init__(self) -> None:
@@ -82,10 +87,12 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 yield f"{name} must be at least 1, got {getattr(self, name)}"
-        if self.grace_period < 0:
-            yield f"grace_period must not be negative, got {self.grace_period}"
+        if not self.grace_period >= 0:  # written so that NaN fails too
+            yield f"grace_period must be a number of seconds, zero or more, got {self.grace_period}"
         if not 16 <= self.num_perm <= 1024:
             yield f"num_perm must be in 16..1024, got {self.num_perm}"
+        if not 0 <= self.seed <= 2**32 - 1:  # the range numpy's RandomState accepts for the permutations
+            yield f"seed must be in 0..4294967295, got {self.seed}"
         if not 1 <= self.shingle_size <= 10:
             yield f"shingle_size must be in 1..10, got {self.shingle_size}"
         if not 8 <= self.salient_terms <= 1024:

@@ -143,7 +143,7 @@ class Engine:
         self._story = SignatureIndex(
             num_perm=settings.num_perm, seed=settings.seed, lsh_threshold=settings.story_lsh_threshold
         )
-        self._terms = stories.TermStatistics()
+        self._terms = stories.TermStatistics(settings.term_prior_weight)
         self._centroids = stories.Centroids()
         self._lock = threading.Lock()
         self._page_tokens = PageTokens(self._page_token_key())

@@ -181,6 +181,13 @@ class Counts:
     near_duplicates: int
 
 
+def _unusable(location: str, error: Exception) -> IncompatibleData:
+    return IncompatibleData(
+        f"{location} is not a usable newsdedup store ({error}); move it aside or restore it from a backup",
+        reason="STORE_UNUSABLE",
+    )
+
+
 def cluster_id_for(seq: int) -> str:
     """The public id of the cluster with this sequence number."""
     return f"story-{seq}"
@@ -196,19 +203,18 @@ class Store:
     @classmethod
     def open(cls, data_dir: str, durability: str, parameters: dict[str, object]) -> Store:
         """Open (or create) the store and check it was written with the same signature parameters."""
-        if data_dir:
-            directory = Path(data_dir)
-            try:
-                directory.mkdir(parents=True, exist_ok=True)
-                location = str(directory / DATABASE_FILE)
-                connection = sqlite3.connect(location, isolation_level=None, check_same_thread=False)
-                connection.execute("PRAGMA journal_mode=WAL")
-            except (OSError, sqlite3.Error) as error:
-                raise StorageUnavailable(f"cannot open the store in {directory}: {error}") from error
-        else:
-            location = ":memory:"
+        location = str(Path(data_dir) / DATABASE_FILE) if data_dir else ":memory:"
+        try:
+            if data_dir:
+                Path(data_dir).mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(location, isolation_level=None, check_same_thread=False)
-        connection.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+            if data_dir:
+                connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+        except (OSError, sqlite3.OperationalError) as error:
+            raise StorageUnavailable(f"cannot open the store {location}: {error}") from error
+        except sqlite3.DatabaseError as error:
+            raise _unusable(location, error) from error
         store = cls(connection, location)
         store._initialise(parameters)
         return store
@@ -218,9 +224,7 @@ class Store:
             # Every statement is CREATE ... IF NOT EXISTS, so this is safe on an existing store.
             self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as error:
-            raise IncompatibleData(
-                f"{self.location} is not a usable newsdedup store ({error}); move it aside or restore it from a backup"
-            ) from error
+            raise _unusable(self.location, error) from error
         with self.transaction():
             stored = self.get_meta("parameters")
             wanted = json.dumps({"schema": SCHEMA_VERSION, **parameters}, sort_keys=True)

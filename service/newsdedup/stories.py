@@ -23,35 +23,59 @@ stream itself, which works the same for every language.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 
 from newsdedup.text import Terms
 
-# Document frequencies are counted in hashed buckets so memory stays fixed (16 MiB)
+# Document frequencies are counted in hashed buckets so memory stays fixed (32 MiB)
 # however many distinct terms arrive; a rare term sharing a bucket with a
 # frequent one (odds ~1/4000 for the thousand most frequent) merely looks common.
 DF_BUCKETS = 1 << 22
 _BUCKET_MASK = np.uint64(DF_BUCKETS - 1)
+TERM_PRIOR_FILE = "term_prior.npz"
+
+
+def _buckets(term_ids: np.ndarray) -> np.ndarray:
+    return (term_ids & _BUCKET_MASK).astype(np.intp)
+
+
+@functools.cache
+def term_prior() -> tuple[np.ndarray, np.ndarray]:
+    """(term ids, share of news articles expected to contain each), built by scripts/build_term_prior.py."""
+    with resources.files("newsdedup").joinpath("data", TERM_PRIOR_FILE).open("rb") as file, np.load(file) as data:
+        return data["term_ids"], data["document_share"].astype(np.float64)
 
 
 class TermStatistics:
-    """How many stored articles contain each term, for inverse document frequency."""
+    """How many articles contain each term, for inverse document frequency.
 
-    def __init__(self) -> None:
-        self._df = np.zeros(DF_BUCKETS, dtype=np.int32)
-        self.documents = 0
+    The counts start from a prior worth `prior_weight` imaginary articles, in
+    which each common word of 42 languages occurs as often as in real text
+    (`term_prior`). Without it a fresh service cannot tell "the" from
+    "coalition" when both occur in its first two articles; as real articles
+    arrive they outweigh the prior.
+    """
+
+    def __init__(self, prior_weight: float = 0.0) -> None:
+        self._df = np.zeros(DF_BUCKETS, dtype=np.float64)
+        self.documents = float(prior_weight)
+        if prior_weight > 0:
+            term_ids, shares = term_prior()
+            np.maximum.at(self._df, _buckets(term_ids), prior_weight * shares)
 
     def add(self, term_ids: np.ndarray) -> None:
         """Count one more article holding these (distinct) terms."""
-        np.add.at(self._df, (term_ids & _BUCKET_MASK).astype(np.intp), 1)
+        np.add.at(self._df, _buckets(term_ids), 1)
         self.documents += 1
 
     def remove(self, term_ids: np.ndarray) -> None:
         """Forget one article holding these (distinct) terms."""
-        np.subtract.at(self._df, (term_ids & _BUCKET_MASK).astype(np.intp), 1)
+        np.subtract.at(self._df, _buckets(term_ids), 1)
         self.documents -= 1
 
     def idf(self, term_ids: np.ndarray, pending: np.ndarray | None = None) -> np.ndarray:
@@ -61,7 +85,7 @@ class TermStatistics:
         stored: the result is then what it would be had it been stored, so a
         check and an ingest score alike.
         """
-        df = self._df[(term_ids & _BUCKET_MASK).astype(np.intp)].astype(np.float64)
+        df = self._df[_buckets(term_ids)]
         documents = self.documents
         if pending is not None:
             df += np.isin(term_ids, pending, assume_unique=False)

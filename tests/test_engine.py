@@ -1,0 +1,392 @@
+"""The engine's use cases, on an in-memory store."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from newsdedup.config import Settings
+from newsdedup.engine import Engine
+from newsdedup.errors import Conflict, InvalidArgument, NotFound, StorageUnavailable
+from newsdedup.models import ArticleInput, ClusterOrder, Relation, Verdict
+
+from .articles import edited_copy, invented_words, story_text
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> list[datetime]:
+    """The engine's clock: tests move now[0]."""
+    return [T0]
+
+
+@pytest.fixture
+def timed_engine(clock: list[datetime]):
+    engine = Engine(Settings(data_dir=""), clock=lambda: clock[0])
+    yield engine
+    engine.close()
+
+
+def test_first_article_is_unique_in_its_own_cluster(engine: Engine, seeds) -> None:
+    """The first article of a story is unique and founds a cluster of one."""
+    result = engine.ingest(ArticleInput(id=seeds[0].id, body=seeds[0].body))
+    assert result.verdict == Verdict.UNIQUE
+    assert result.duplicate_of == ""
+    assert result.matches == []
+    assert result.cluster_size == 1
+    assert engine.get_cluster(cluster_id=result.cluster_id).article_ids == [seeds[0].id]
+
+
+def test_exact_copy_is_reported_with_its_original(engine: Engine, seeds) -> None:
+    """A word-for-word copy, even reformatted, is an exact duplicate of the stored article, in its cluster."""
+    original = engine.ingest(ArticleInput(id="original", body=seeds[0].body))
+    reformatted = "  " + seeds[0].body.replace("\n", "\n\n").replace(",", " ,") + "\n"
+    copy = engine.ingest(ArticleInput(id="copy", body=reformatted))
+    assert copy.verdict == Verdict.EXACT_DUPLICATE
+    assert copy.duplicate_of == "original"
+    assert copy.matches[0].article_id == "original"
+    assert copy.matches[0].relation == Relation.EXACT_DUPLICATE
+    assert copy.matches[0].similarity == 1.0
+    assert copy.cluster_id == original.cluster_id
+    assert copy.cluster_size == 2
+
+
+def test_edited_copy_is_a_near_duplicate(engine: Engine, seeds) -> None:
+    """A syndicated rewrite (new headline, byline, dropped paragraph, chrome) is a near duplicate."""
+    engine.ingest(ArticleInput(id="original", body=seeds[2].body))
+    title, body = edited_copy(seeds[2].body)
+    result = engine.ingest(ArticleInput(id="rewrite", title=title, body=body))
+    assert result.verdict == Verdict.NEAR_DUPLICATE
+    assert result.duplicate_of == "original"
+    assert result.matches[0].relation == Relation.NEAR_DUPLICATE
+    assert 0.5 <= result.matches[0].similarity < 1.0
+    assert result.cluster_id == engine.get_article("original").cluster_id
+
+
+def test_duplicate_of_is_the_earliest_published(timed_engine: Engine, seeds) -> None:
+    """Of several stored copies, duplicate_of names the earliest published, not the first ingested."""
+    timed_engine.ingest(ArticleInput(id="late", body=seeds[1].body, published_at=T0 - timedelta(hours=1)))
+    timed_engine.ingest(ArticleInput(id="early", body=seeds[1].body, published_at=T0 - timedelta(days=2)))
+    result = timed_engine.ingest(ArticleInput(id="third", body=seeds[1].body))
+    assert result.duplicate_of == "early"
+    assert [m.article_id for m in result.matches[:2]] == ["early", "late"]
+
+
+def test_five_seed_outlets_form_one_story_without_ecbplus_events(engine: Engine, seeds, ecbplus) -> None:
+    """The five seed articles land in one cluster; articles about other events do not join it."""
+    others = [doc for doc in ecbplus if doc["topic"] in (1, 2, 3, 19, 41)][:40]
+    for doc in others[:20]:
+        engine.ingest(ArticleInput(id=doc["doc_id"], body=doc["text"]))
+    clusters = {engine.ingest(ArticleInput(id=seed.id, body=seed.body)).cluster_id for seed in seeds}
+    for doc in others[20:]:
+        engine.ingest(ArticleInput(id=doc["doc_id"], body=doc["text"]))
+    final = {engine.get_article(seed.id).cluster_id for seed in seeds}
+    assert len(final) == 1, f"seeds split over {final} (during ingest: {clusters})"
+    cluster = engine.get_cluster(cluster_id=final.pop())
+    assert sorted(cluster.article_ids) == sorted(seed.id for seed in seeds)
+
+
+def test_reingesting_the_same_article_changes_nothing(engine: Engine, seeds) -> None:
+    """Re-sending an id with the same text is idempotent and says so."""
+    first = engine.ingest(ArticleInput(id="a", body=seeds[0].body))
+    before = engine.stats()
+    again = engine.ingest(ArticleInput(id="a", body=seeds[0].body, title=""))
+    assert again.already_ingested
+    assert (again.verdict, again.cluster_id, again.cluster_size) == (first.verdict, first.cluster_id, 1)
+    assert engine.stats() == before
+
+
+def test_same_id_with_other_text_is_a_conflict(engine: Engine, seeds) -> None:
+    """An id that is stored with different text is refused; the stored article is untouched."""
+    engine.ingest(ArticleInput(id="a", body=seeds[0].body))
+    with pytest.raises(Conflict) as raised:
+        engine.ingest(ArticleInput(id="a", body=seeds[1].body))
+    assert "'a'" in raised.value.message
+    assert engine.get_article("a").content_hash == engine.get_article("a").content_hash
+    assert engine.search_similar(article=ArticleInput(id="", body=seeds[0].body))[0].article_id == "a"
+
+
+def test_check_predicts_ingest_and_stores_nothing(engine: Engine, seeds) -> None:
+    """CheckArticle gives the verdict ingest would give, and leaves the store as it was."""
+    engine.ingest(ArticleInput(id="original", body=seeds[3].body))
+    title, body = edited_copy(seeds[3].body)
+    before = engine.stats()
+    checked = engine.check(ArticleInput(id="rewrite", title=title, body=body))
+    assert engine.stats() == before
+    with pytest.raises(NotFound):
+        engine.get_article("rewrite")
+    ingested = engine.ingest(ArticleInput(id="rewrite", title=title, body=body))
+    assert (checked.verdict, checked.duplicate_of, checked.cluster_id) == (
+        ingested.verdict,
+        ingested.duplicate_of,
+        ingested.cluster_id,
+    )
+    assert checked.cluster_size == ingested.cluster_size
+
+
+def test_check_of_a_new_story_has_no_cluster_yet(engine: Engine, seeds) -> None:
+    """A check that would found a new cluster reports an empty cluster id and a size of one."""
+    result = engine.check(ArticleInput(id="", body=seeds[0].body))
+    assert (result.verdict, result.cluster_id, result.cluster_size) == (Verdict.UNIQUE, "", 1)
+
+
+def test_bridging_article_merges_clusters_and_the_older_id_survives(engine: Engine) -> None:
+    """Two stories bridged by a third article merge; the older id survives and the other still resolves."""
+    alpha, beta = invented_words(1, 20), invented_words(2, 20)
+    first = engine.ingest(ArticleInput(id="alpha", body=story_text(alpha, 1)))
+    second = engine.ingest(ArticleInput(id="beta", body=story_text(beta, 2)))
+    assert first.cluster_id != second.cluster_id
+    bridge = engine.ingest(ArticleInput(id="bridge", body=story_text(alpha + beta, 3, length=240)))
+    assert bridge.cluster_id == first.cluster_id
+    assert bridge.cluster_size == 3
+    merged = engine.get_cluster(cluster_id=second.cluster_id)
+    assert merged.cluster_id == first.cluster_id
+    assert merged.merged_cluster_ids == [second.cluster_id]
+    assert sorted(merged.article_ids) == ["alpha", "beta", "bridge"]
+    assert engine.get_article("beta").cluster_id == first.cluster_id
+    assert engine.stats().cluster_count == 1
+
+
+def test_merged_ids_keep_resolving_through_later_merges(engine: Engine) -> None:
+    """An id merged into a cluster that is merged again resolves to the final cluster."""
+    a, b, c = invented_words(11, 20), invented_words(12, 20), invented_words(13, 20)
+    ids = [engine.ingest(ArticleInput(id=name, body=story_text(words, i))).cluster_id for i, (name, words) in enumerate([("a", a), ("b", b), ("c", c)])]
+    engine.ingest(ArticleInput(id="bc", body=story_text(b + c, 4, length=240)))
+    final = engine.ingest(ArticleInput(id="abc", body=story_text(a + b + c, 5, length=360)))
+    assert final.cluster_id == ids[0]
+    for old in ids:
+        assert engine.get_cluster(cluster_id=old).cluster_id == ids[0]
+    assert sorted(engine.get_cluster(cluster_id=ids[0]).merged_cluster_ids) == sorted(ids[1:])
+
+
+def test_deleting_an_original_rejudges_its_duplicates(engine: Engine, seeds) -> None:
+    """After the original goes, its first copy becomes unique and the next copy points at it."""
+    engine.ingest(ArticleInput(id="original", body=seeds[0].body))
+    engine.ingest(ArticleInput(id="copy1", body=seeds[0].body))
+    engine.ingest(ArticleInput(id="copy2", body=seeds[0].body))
+    cluster_id = engine.get_article("copy1").cluster_id
+    engine.delete_article("original")
+    assert engine.get_article("copy1").verdict == Verdict.UNIQUE
+    assert engine.get_article("copy1").duplicate_of == ""
+    assert engine.get_article("copy2").verdict == Verdict.EXACT_DUPLICATE
+    assert engine.get_article("copy2").duplicate_of == "copy1"
+    cluster = engine.get_cluster(cluster_id=cluster_id)
+    assert (cluster.size, sorted(cluster.article_ids)) == (2, ["copy1", "copy2"])
+    with pytest.raises(NotFound):
+        engine.get_article("original")
+    assert all(m.article_id != "original" for m in engine.search_similar(article_id="copy1"))
+
+
+def test_deleting_the_last_article_removes_its_cluster(engine: Engine, seeds) -> None:
+    """A cluster with no articles left is gone, and its id no longer resolves."""
+    result = engine.ingest(ArticleInput(id="only", body=seeds[0].body))
+    engine.delete_article("only")
+    with pytest.raises(NotFound):
+        engine.get_cluster(cluster_id=result.cluster_id)
+    assert engine.stats().cluster_count == 0
+    assert engine.check(ArticleInput(id="", body=seeds[0].body)).verdict == Verdict.UNIQUE
+    again = engine.ingest(ArticleInput(id="only", body=seeds[1].body))
+    assert again.verdict == Verdict.UNIQUE and not again.already_ingested
+
+
+def test_deleting_an_unknown_article_is_not_found(engine: Engine) -> None:
+    with pytest.raises(NotFound) as raised:
+        engine.delete_article("missing")
+    assert raised.value.reason == "ARTICLE_NOT_FOUND"
+
+
+def test_search_by_id_leaves_the_article_out_and_ranks_duplicates_first(engine: Engine, seeds) -> None:
+    """Searching from a stored article: copies first, then the same story, never itself."""
+    for seed in seeds:
+        engine.ingest(ArticleInput(id=seed.id, body=seed.body))
+    engine.ingest(ArticleInput(id="copy", body=seeds[0].body))
+    matches = engine.search_similar(article_id=seeds[0].id, max_results=10)
+    assert seeds[0].id not in [m.article_id for m in matches]
+    assert matches[0].article_id == "copy" and matches[0].relation == Relation.EXACT_DUPLICATE
+    story = [m for m in matches if m.relation == Relation.SAME_STORY]
+    assert story, "the other seeds should be found as the same story"
+    assert [m.similarity for m in story] == sorted((m.similarity for m in story), reverse=True)
+    assert all(m.similarity >= 0.3 for m in engine.search_similar(article_id=seeds[0].id, min_similarity=0.3))
+    assert len(engine.search_similar(article_id=seeds[0].id, max_results=2)) == 2
+
+
+def test_search_by_text_finds_the_stored_copy_at_similarity_one(engine: Engine, seeds) -> None:
+    engine.ingest(ArticleInput(id="stored", body=seeds[4].body))
+    matches = engine.search_similar(article=ArticleInput(id="", body=seeds[4].body))
+    assert (matches[0].article_id, matches[0].similarity, matches[0].relation) == ("stored", 1.0, Relation.EXACT_DUPLICATE)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [({"max_results": -1}, "max_results"), ({"min_similarity": 1.5}, "min_similarity"), ({}, "article_id or article")],
+    ids=["negative-max", "similarity-above-one", "no-query"],
+)
+def test_search_rejects_bad_arguments(engine: Engine, arguments: dict, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        engine.search_similar(**({"article_id": "x"} if arguments else {}) | arguments)
+
+
+def test_list_clusters_pages_through_every_cluster_once(engine: Engine) -> None:
+    """Paging with tokens returns each cluster exactly once, largest first."""
+    for i in range(7):
+        words = invented_words(100 + i, 20)
+        for copy in range(i % 3 + 1):
+            engine.ingest(ArticleInput(id=f"s{i}-{copy}", body=story_text(words, 10 * i + copy)))
+    seen, token, pages = [], "", 0
+    while True:
+        page = engine.list_clusters(page_size=3, page_token=token)
+        seen += page.clusters
+        pages += 1
+        token = page.next_page_token
+        if not token:
+            break
+    assert pages == 3
+    assert len({c.cluster_id for c in seen}) == len(seen) == engine.stats().cluster_count == 7
+    assert [c.size for c in seen] == sorted((c.size for c in seen), reverse=True)
+    large = engine.list_clusters(min_size=3).clusters
+    assert large and all(c.size >= 3 for c in large)
+
+
+def test_list_clusters_by_recent_update(timed_engine: Engine, clock) -> None:
+    """RECENTLY_UPDATED puts the cluster that last gained an article first."""
+    ids = []
+    for i in range(3):
+        clock[0] = T0 + timedelta(minutes=i)
+        ids.append(timed_engine.ingest(ArticleInput(id=f"a{i}", body=story_text(invented_words(200 + i, 20), i))).cluster_id)
+    clock[0] = T0 + timedelta(minutes=10)
+    timed_engine.ingest(ArticleInput(id="a0-copy", body=story_text(invented_words(200, 20), 0)))
+    order = [c.cluster_id for c in timed_engine.list_clusters(order=ClusterOrder.RECENTLY_UPDATED).clusters]
+    assert order == [ids[0], ids[2], ids[1]]
+
+
+def test_page_token_from_another_query_is_rejected(engine: Engine) -> None:
+    for i in range(3):
+        engine.ingest(ArticleInput(id=f"x{i}", body=story_text(invented_words(300 + i, 20), i)))
+    token = engine.list_clusters(page_size=1).next_page_token
+    with pytest.raises(InvalidArgument, match="min_size"):
+        engine.list_clusters(page_size=1, page_token=token, min_size=2)
+    with pytest.raises(InvalidArgument) as raised:
+        engine.list_clusters(page_size=1, page_token=token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1])
+    assert raised.value.reason == "INVALID_PAGE_TOKEN"
+
+
+def test_get_article_reports_stored_metadata(timed_engine: Engine, seeds) -> None:
+    """GetArticle returns what was sent, the ingest time, and a 16-digit content hash."""
+    published = T0 - timedelta(days=1)
+    timed_engine.ingest(
+        ArticleInput(id="a", title="Title", body=seeds[0].body, url="https://example.org/a", source="Example", published_at=published, language="en")
+    )
+    timed_engine.ingest(ArticleInput(id="b", body=seeds[0].body))
+    a, b = timed_engine.get_article("a"), timed_engine.get_article("b")
+    assert (a.title, a.url, a.source, a.language, a.published_at, a.ingested_at) == (
+        "Title", "https://example.org/a", "Example", "en", published, T0,
+    )  # fmt: skip
+    assert b.published_at == T0, "published_at defaults to the ingest time"
+    assert len(a.content_hash) == 16 and int(a.content_hash, 16) >= 0
+    assert (b.verdict, b.duplicate_of) == (Verdict.NEAR_DUPLICATE, "a"), "the title makes a's text differ"
+
+
+@pytest.mark.parametrize(
+    ("article", "reason"),
+    [
+        (ArticleInput(id="", body="some words"), "MISSING_ID"),
+        (ArticleInput(id="   ", body="some words"), "MISSING_ID"),
+        (ArticleInput(id="x" * 513, body="some words"), "ID_TOO_LONG"),
+        (ArticleInput(id="bad\x00id", body="some words"), "INVALID_ID"),
+        (ArticleInput(id="empty", body=""), "NO_USABLE_TEXT"),
+        (ArticleInput(id="punctuation", title="...", body="-- !! ??"), "NO_USABLE_TEXT"),
+        (ArticleInput(id="chrome", body="Leave a Comment\nPrev Article\nSome headline\nShare this article"), "NO_USABLE_TEXT"),
+        (ArticleInput(id="huge", body="word " * 200_001), "TEXT_TOO_LARGE"),
+    ],
+    ids=["no-id", "blank-id", "long-id", "control-char-id", "empty", "punctuation-only", "chrome-only", "too-large"],
+)
+def test_invalid_articles_are_refused_with_a_reason(engine: Engine, article: ArticleInput, reason: str) -> None:
+    with pytest.raises(InvalidArgument) as raised:
+        engine.ingest(article)
+    assert raised.value.reason == reason
+    assert engine.stats().article_count == 0
+
+
+def test_text_too_large_names_the_limit(engine: Engine) -> None:
+    with pytest.raises(InvalidArgument, match="limit is 1000000 bytes"):
+        engine.ingest(ArticleInput(id="huge", body="x" * 1_000_001))
+
+
+def test_batch_results_keep_order_and_isolate_bad_articles(engine: Engine, seeds) -> None:
+    """A batch sees its own earlier articles; a bad article gets its error and the others are stored."""
+    outcomes = engine.ingest_many(
+        [
+            ArticleInput(id="a", body=seeds[0].body),
+            ArticleInput(id="", body=seeds[1].body),
+            ArticleInput(id="b", body=seeds[0].body),
+            ArticleInput(id="a", body=seeds[2].body),
+        ]
+    )
+    assert outcomes[0].verdict == Verdict.UNIQUE
+    assert isinstance(outcomes[1], InvalidArgument)
+    assert (outcomes[2].verdict, outcomes[2].duplicate_of) == (Verdict.EXACT_DUPLICATE, "a")
+    assert isinstance(outcomes[3], Conflict)
+    assert engine.stats().article_count == 2
+
+
+def test_failed_commit_leaves_nothing_behind(engine: Engine, seeds, monkeypatch) -> None:
+    """When the store refuses a write, the batch fails as a whole and memory is as before."""
+    engine.ingest(ArticleInput(id="kept", body=seeds[0].body))
+    before = engine.stats()
+    store = engine._store
+    real_insert = store.insert_article
+    calls = []
+
+    def fail_on_second(article):
+        calls.append(article.id)
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_insert(article)
+
+    monkeypatch.setattr(store, "insert_article", fail_on_second)
+    with pytest.raises(StorageUnavailable, match="disk is full"):
+        engine.ingest_many([ArticleInput(id="new1", body=seeds[1].body), ArticleInput(id="new2", body=seeds[1].body)])
+    monkeypatch.setattr(store, "insert_article", real_insert)
+    assert engine.stats() == before
+    assert engine.get_cluster(article_id="kept").article_ids == ["kept"]
+    for article_id in ("new1", "new2"):
+        with pytest.raises(NotFound):
+            engine.get_article(article_id)
+    pristine = Engine(Settings(data_dir=""))
+    pristine.ingest(ArticleInput(id="kept", body=seeds[0].body))
+    for probe in seeds[1:]:
+        # Equal similarities mean the document frequencies and centroids were restored too.
+        assert engine.check(ArticleInput(id="", body=probe.body)) == pristine.check(ArticleInput(id="", body=probe.body))
+    pristine.close()
+    assert engine.ingest(ArticleInput(id="new1", body=seeds[1].body)).verdict == Verdict.UNIQUE
+
+
+def test_compare_explains_a_same_story_pair(engine: Engine, seeds) -> None:
+    """Two outlets' reports of one story: low shingle overlap, high story similarity, shared terms shown."""
+    comparison = engine.compare(ArticleInput(id="", body=seeds[0].body), ArticleInput(id="", body=seeds[1].body))
+    assert comparison.relation == Relation.SAME_STORY
+    assert comparison.similarity < 0.1 and comparison.exact_similarity < 0.1
+    assert comparison.story_similarity >= 0.2
+    assert "coalition" in comparison.shared_terms and "ukraine" in comparison.shared_terms
+    assert "coalition of the" in comparison.shared_shingles
+    assert comparison.first_shingle_count > 100
+
+
+def test_compare_of_a_copy_is_an_exact_duplicate(engine: Engine, seeds) -> None:
+    comparison = engine.compare(ArticleInput(id="", body=seeds[0].body), ArticleInput(id="", body=seeds[0].body + "\n"))
+    assert (comparison.relation, comparison.similarity, comparison.exact_similarity) == (Relation.EXACT_DUPLICATE, 1.0, 1.0)
+
+
+def test_stats_count_articles_clusters_and_duplicates(engine: Engine, seeds) -> None:
+    engine.ingest(ArticleInput(id="a", body=seeds[0].body))
+    engine.ingest(ArticleInput(id="b", body=seeds[0].body))
+    title, body = edited_copy(seeds[0].body)
+    engine.ingest(ArticleInput(id="c", title=title, body=body))
+    engine.ingest(ArticleInput(id="d", body=story_text(invented_words(5, 20), 5)))
+    stats = engine.stats()
+    assert (stats.article_count, stats.exact_duplicate_count, stats.near_duplicate_count) == (4, 1, 1)
+    assert (stats.cluster_count, stats.multi_article_cluster_count, stats.duplicate_count) == (2, 1, 2)
+    assert stats.parameters.near_duplicate.bands * stats.parameters.near_duplicate.rows <= stats.parameters.num_perm
