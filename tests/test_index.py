@@ -1,0 +1,64 @@
+"""The signature index: LSH candidates verified against stored signatures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from newsdedup.index import SignatureIndex
+from newsdedup.signatures import MinHasher
+
+HASHER = MinHasher(128, 1)
+
+
+def signature(elements: range | list[int]) -> np.ndarray:
+    return HASHER.sign(np.array(list(elements), dtype=np.uint32))
+
+
+@pytest.fixture
+def index() -> SignatureIndex:
+    return SignatureIndex(num_perm=128, seed=1, lsh_threshold=0.3)
+
+
+def test_query_finds_similar_sets_with_their_estimated_similarity(index: SignatureIndex) -> None:
+    """A set sharing 90% of its elements is found; an unrelated set is not."""
+    index.insert(1, signature(range(0, 1000)))
+    index.insert(2, signature(range(100, 1100)))
+    index.insert(3, signature(range(50_000, 51_000)))
+    hits = index.query(signature(range(0, 1000)), min_similarity=0.5)
+    assert [key for key, _ in hits] == [1, 2]
+    assert hits[0][1] == 1.0
+    assert 0.7 < hits[1][1] < 0.95, "true Jaccard is 900/1100 = 0.82"
+
+
+def test_remove_forgets_a_key_and_frees_its_slot(index: SignatureIndex) -> None:
+    for key in range(5):
+        index.insert(key, signature(range(key * 10_000, key * 10_000 + 500)))
+    index.remove(2)
+    index.remove(2)  # removing twice is harmless
+    assert 2 not in index and len(index) == 4
+    assert index.query(signature(range(20_000, 20_500)), 0.5) == []
+    index.insert(7, signature(range(70_000, 70_500)))
+    for key in (0, 1, 3, 4):
+        assert np.array_equal(index.signature(key), signature(range(key * 10_000, key * 10_000 + 500)))
+    assert index.query(signature(range(70_000, 70_500)), 0.9) == [(7, 1.0)]
+
+
+def test_grows_past_its_initial_capacity(index: SignatureIndex) -> None:
+    for key in range(2500):
+        index.insert(key, signature([key * 7 + i for i in range(20)]))
+    assert len(index) == 2500
+    assert index.query(signature([2499 * 7 + i for i in range(20)]), 0.99) == [(2499, 1.0)]
+    assert np.array_equal(index.signature(3), signature([21 + i for i in range(20)]))
+
+
+def test_a_key_cannot_be_indexed_twice(index: SignatureIndex) -> None:
+    index.insert(1, signature(range(10)))
+    with pytest.raises(KeyError):
+        index.insert(1, signature(range(10)))
+
+
+def test_banding_comes_from_datasketchs_optimiser(index: SignatureIndex) -> None:
+    """At an LSH threshold of 0.3, a pair at Jaccard 0.5 is a candidate with probability above 0.95."""
+    assert index.bands * index.rows <= 128
+    assert 1 - (1 - 0.5**index.rows) ** index.bands > 0.95
