@@ -41,9 +41,11 @@ _CHROME_LINE_PATTERNS = [
     r"get the latest (news|headlines|updates).{0,80}(inbox|delivered).*",
     r"subscribe( now| today)?|already a subscriber\?.*|subscribe to (continue|keep) reading.*",
     r"you('ve| have) reached your (free )?(article|story) limit.*|sign in to (continue|read).*",
+    r"this (article|story|content) is (only )?(available )?(for|to) (paying )?subscribers.*",
     # Cookie and consent banners.
-    r"(this (web)?site|we) uses? cookies.*|accept (all )?cookies|cookie (policy|settings|preferences)|"
-    r"manage (cookies|consent|preferences)",
+    r"(this (web)?site|we( and our partners)?) uses? cookies.*|accept (all )?cookies|reject all( cookies)?|"
+    r"cookie (policy|settings|preferences)|manage (cookies|consent|preferences)|"
+    r"by (continuing to )?(use|using|browse|browsing) (this|our) (web)?site.{0,100}cookies.*",
     # Sign-offs that advertise the site.
     r"stay tuned (to|for|with) .*",
     r"follow us on .*",

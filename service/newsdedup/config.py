@@ -101,6 +101,8 @@ class Settings:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 yield f"{name} must be strictly between 0 and 1, got {value}"
+        if not 0 <= self.term_prior_weight < float("inf"):  # NaN fails too; a negative weight makes idf NaN
+            yield f"term_prior_weight must be a finite number of articles, zero or more, got {self.term_prior_weight}"
         if self.near_lsh_threshold > self.near_threshold:
             yield (
                 f"near_lsh_threshold ({self.near_lsh_threshold}) must not exceed near_threshold "

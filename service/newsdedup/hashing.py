@@ -33,12 +33,16 @@ def fmix64(values: np.ndarray) -> np.ndarray:
 def _token_powers(length: int) -> np.ndarray:
     """_TOKEN_BASE ** k for k < length, grown on demand and kept between calls."""
     global _powers
-    if len(_powers) < length:
-        size = max(length, 2 * len(_powers), 64)
+    # Read the global once: another thread may replace it (even with a shorter table) meanwhile.
+    powers = _powers
+    if len(powers) < length:
+        size = max(length, 2 * len(powers), 64)
         # Array arithmetic wraps modulo 2**64 without warnings (scalar arithmetic warns).
-        powers = np.cumprod(np.full(size - 1, _TOKEN_BASE, dtype=np.uint64), dtype=np.uint64)
-        _powers = np.concatenate((np.ones(1, dtype=np.uint64), powers))
-    return _powers
+        powers = np.concatenate(
+            (np.ones(1, dtype=np.uint64), np.cumprod(np.full(size - 1, _TOKEN_BASE, dtype=np.uint64), dtype=np.uint64))
+        )
+        _powers = powers
+    return powers
 
 
 def hash_runs(values: np.ndarray, positions: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -50,6 +50,10 @@ class PageTokens:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except ValueError:
             raw = b""
+        if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
+            # Base64 decoding skips stray characters and ignores the unused low bits of the
+            # last character, so several strings decode alike; only the one issued is accepted.
+            raw = b""
         mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
         if len(raw) <= _MAC_BYTES or not hmac.compare_digest(mac, self._mac(payload)):
             raise InvalidArgument(

@@ -47,7 +47,13 @@ _NO_SPACE_RANGES = (
 
 # Optional vowel marks of Arabic and Hebrew and the Arabic elongation stroke:
 # writers use them inconsistently, so they must not make two spellings differ.
-_OPTIONAL_MARKS = re.compile("[\u064b-\u0652\u0670\u0640\u0591-\u05c7]")
+# The Hebrew block's punctuation (maqaf U+05BE, paseq U+05C0, sof pasuq U+05C3,
+# nun hafukha U+05C6) is not a mark: dropping the maqaf would fuse two words.
+# Invisible characters that web pages put inside words (soft hyphen, zero-width
+# space, word joiner, BOM) go too: a reader sees "Bundes\u00adregierung" as one word.
+_OPTIONAL_MARKS = re.compile(
+    "[\u064b-\u0652\u0670\u0640\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05c5\u05c7\u00ad\u200b\u2060\ufeff]"
+)
 
 WORD, NO_SPACE, DIGIT, MARK = 1, 2, 4, 8
 
@@ -77,8 +83,12 @@ def normalize(text: str) -> str:
     NFKC unifies compatibility forms (full-width letters, ligatures, composed
     and decomposed accents), casefold() removes case (including German ß and
     Greek final sigma), and optional Arabic/Hebrew vowel marks are dropped.
+    casefold() turns the Turkish capital İ into i plus a combining dot above;
+    that dot is dropped, so "İnsanlar" at the start of a sentence folds to the
+    "insanlar" of running text.
     """
-    return _OPTIONAL_MARKS.sub("", unicodedata.normalize("NFKC", text).casefold())
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i")
+    return _OPTIONAL_MARKS.sub("", folded)
 
 
 @dataclass(frozen=True)
@@ -149,7 +159,8 @@ class Terms:
 
     Terms are word tokens of two characters or more that are not numbers, and,
     in scripts without spaces, pairs of adjacent characters (single Chinese
-    characters are too ambiguous to stand for a story).
+    characters are too ambiguous to stand for a story). A text with no such
+    term but some tokens ("42", "a b c") uses all its tokens instead.
     """
 
     ids: np.ndarray  # uint64, sorted, distinct
@@ -163,7 +174,12 @@ def terms(tokens: Tokens) -> Terms:
     # Adjacent no-space characters form bigram terms (only where both are no-space tokens and touch).
     adjacent = tokens.no_space[:-1] & tokens.no_space[1:] & (tokens.ends[:-1] == tokens.starts[1:])
     bigrams = hashing.combine(tokens.hashes[:-1][adjacent], tokens.hashes[1:][adjacent])
-    ids, counts = np.unique(np.concatenate((words, bigrams)), return_counts=True)
+    candidates = np.concatenate((words, bigrams))
+    if candidates.size == 0:
+        # A text of numbers and single letters still has tokens: use them all, so
+        # that every text with a token has terms (and a story signature).
+        candidates = tokens.hashes
+    ids, counts = np.unique(candidates, return_counts=True)
     return Terms(ids=ids, counts=counts.astype(np.uint32))
 
 

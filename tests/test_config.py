@@ -1,0 +1,155 @@
+"""Server settings and their validation (newsdedup.config)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from newsdedup.config import DEFAULT_PORT, Settings
+from newsdedup.signatures import MinHasher
+
+
+def test_defaults_are_valid_and_documented_values() -> None:
+    """Settings() is valid and holds the documented defaults."""
+    settings = Settings()
+    assert settings.port == DEFAULT_PORT
+    assert settings.address == f"127.0.0.1:{DEFAULT_PORT}"
+    assert not settings.in_memory
+    assert settings.near_lsh_threshold <= settings.near_threshold
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("port", -1),
+        ("port", 65536),
+        ("durability", "fsync"),
+        ("durability", ""),
+        ("workers", 0),
+        ("max_text_bytes", 0),
+        ("max_message_bytes", -5),
+        ("max_batch_size", 0),
+        ("max_id_length", 0),
+        ("max_matches", 0),
+        ("grace_period", -0.5),
+        ("grace_period", math.nan),
+        ("num_perm", 15),
+        ("num_perm", 1025),
+        ("seed", -1),
+        ("seed", 2**32),
+        ("shingle_size", 0),
+        ("shingle_size", 11),
+        ("salient_terms", 7),
+        ("salient_terms", 1025),
+        ("near_threshold", 1.0),
+        ("near_threshold", 1.5),
+        ("near_threshold", math.nan),
+        ("near_lsh_threshold", 0.0),
+        ("near_lsh_threshold", -0.1),
+        ("story_threshold", 0.0),
+        ("story_threshold", 1.0),
+        ("story_lsh_threshold", 1.0),
+        ("story_lsh_threshold", math.inf),
+        ("term_prior_weight", -1.0),
+        ("term_prior_weight", math.nan),
+        ("term_prior_weight", math.inf),
+        ("log_level", "VERBOSE"),
+    ],
+    ids=lambda value: str(value),
+)
+def test_invalid_value_is_rejected_naming_field_and_value(field: str, value: object) -> None:
+    """Each out-of-range value fails at construction with a ValueError that names the field and the value."""
+    with pytest.raises(ValueError) as raised:
+        Settings(**{field: value})
+    message = str(raised.value)
+    assert field in message
+    assert str(value) in message or repr(value) in message
+
+
+def test_near_lsh_threshold_above_near_threshold_is_rejected() -> None:
+    """The LSH threshold may not exceed the near-duplicate threshold; the message names both values."""
+    with pytest.raises(ValueError, match=r"near_lsh_threshold \(0\.6\) must not exceed near_threshold \(0\.5\)"):
+        Settings(near_threshold=0.5, near_lsh_threshold=0.6)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    """Several bad values are all named in one error, so a config is fixed in one go."""
+    with pytest.raises(ValueError) as raised:
+        Settings(port=70000, workers=0, durability="async")
+    message = str(raised.value)
+    assert "port" in message and "70000" in message
+    assert "workers" in message and "durability" in message and "'async'" in message
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"port": 0},
+        {"port": 65535},
+        {"durability": "normal"},
+        {"grace_period": 0.0},
+        {"num_perm": 16},
+        {"num_perm": 1024},
+        {"seed": 0},
+        {"seed": 2**32 - 1},
+        {"shingle_size": 1},
+        {"shingle_size": 10},
+        {"salient_terms": 8},
+        {"near_threshold": 0.3, "near_lsh_threshold": 0.3},
+        {"near_threshold": 0.999, "near_lsh_threshold": 0.001},
+        {"term_prior_weight": 0.0},
+        {"log_level": "debug"},
+        {"data_dir": ""},
+    ],
+    ids=lambda changes: ",".join(f"{k}={v}" for k, v in changes.items()),
+)
+def test_boundary_values_are_accepted(changes: dict[str, object]) -> None:
+    """Values at the edges of each allowed range are valid."""
+    settings = Settings(**changes)
+    assert all(getattr(settings, name) == value for name, value in changes.items())
+
+
+@pytest.mark.parametrize("seed", [0, 2**32 - 1], ids=["zero", "largest"])
+def test_every_valid_seed_makes_permutations(seed: int) -> None:
+    """Any seed the settings accept can build the MinHash permutations (no failure later at startup)."""
+    settings = Settings(seed=seed)
+    signature = MinHasher(settings.num_perm, settings.seed).sign(np.arange(10, dtype=np.uint32))
+    assert signature.shape == (settings.num_perm,)
+
+
+def test_replace_validates_too() -> None:
+    """A changed copy is validated like a new Settings, and the original is untouched."""
+    settings = Settings()
+    assert settings.replace(port=0).port == 0
+    with pytest.raises(ValueError, match="port"):
+        settings.replace(port=-1)
+    assert settings.port == DEFAULT_PORT
+
+
+def test_settings_are_frozen() -> None:
+    """Settings cannot be changed after validation."""
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Settings().port = -1  # type: ignore[misc]
+
+
+def test_in_memory_when_data_dir_is_empty() -> None:
+    """An empty data_dir means nothing is written to disk."""
+    assert Settings(data_dir="").in_memory
+
+
+def test_describe_lists_every_field_with_help() -> None:
+    """describe() gives every field, in declaration order, with its type, default and a help sentence."""
+    described = Settings.describe()
+    defaults = Settings()
+    assert [name for name, *_ in described] == [f.name for f in dataclasses.fields(Settings)]
+    for name, kind, default, help_text in described:
+        assert default == getattr(defaults, name), name
+        assert type(default) is kind, name
+        assert len(help_text) > 10 and help_text[0].isupper() and help_text.endswith("."), name
+
+
+def test_env_var_names() -> None:
+    """Each setting's environment variable is NEWSDEDUP_ plus its upper-case name."""
+    assert Settings.env_var("near_lsh_threshold") == "NEWSDEDUP_NEAR_LSH_THRESHOLD"
