@@ -23,7 +23,6 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from newsdedup.api.server import NewsdedupServer
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
@@ -37,8 +36,8 @@ NEWSDEDUP = str(Path(sys.executable).with_name("newsdedup"))
 def shared_data() -> Path:
     if not (SHARED_DATA / "seeds").is_dir() or not (SHARED_DATA / "ecbplus" / "ecbplus_docs.jsonl").is_file():
         pytest.fail(
-            f"the real test data is missing: expected {SHARED_DATA}/seeds/ and {SHARED_DATA}/ecbplus/ecbplus_docs.jsonl "
-            f"(the repository must sit beside ../shared, as in CI)"
+            f"the real test data is missing: expected {SHARED_DATA}/seeds/ and "
+            f"{SHARED_DATA}/ecbplus/ecbplus_docs.jsonl (the repository must sit beside ../shared, as in CI)"
         )
     return SHARED_DATA
 

@@ -6,7 +6,6 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.errors import Conflict, InvalidArgument, NotFound, StorageUnavailable
@@ -153,7 +152,10 @@ def test_bridging_article_merges_clusters_and_the_older_id_survives(engine: Engi
 def test_merged_ids_keep_resolving_through_later_merges(engine: Engine) -> None:
     """An id merged into a cluster that is merged again resolves to the final cluster."""
     a, b, c = invented_words(11, 20), invented_words(12, 20), invented_words(13, 20)
-    ids = [engine.ingest(ArticleInput(id=name, body=story_text(words, i))).cluster_id for i, (name, words) in enumerate([("a", a), ("b", b), ("c", c)])]
+    ids = [
+        engine.ingest(ArticleInput(id=name, body=story_text(words, i))).cluster_id
+        for i, (name, words) in enumerate([("a", a), ("b", b), ("c", c)])
+    ]
     engine.ingest(ArticleInput(id="bc", body=story_text(b + c, 4, length=240)))
     final = engine.ingest(ArticleInput(id="abc", body=story_text(a + b + c, 5, length=360)))
     assert final.cluster_id == ids[0]
@@ -216,7 +218,11 @@ def test_search_by_id_leaves_the_article_out_and_ranks_duplicates_first(engine: 
 def test_search_by_text_finds_the_stored_copy_at_similarity_one(engine: Engine, seeds) -> None:
     engine.ingest(ArticleInput(id="stored", body=seeds[4].body))
     matches = engine.search_similar(article=ArticleInput(id="", body=seeds[4].body))
-    assert (matches[0].article_id, matches[0].similarity, matches[0].relation) == ("stored", 1.0, Relation.EXACT_DUPLICATE)
+    assert (matches[0].article_id, matches[0].similarity, matches[0].relation) == (
+        "stored",
+        1.0,
+        Relation.EXACT_DUPLICATE,
+    )
 
 
 @pytest.mark.parametrize(
@@ -255,7 +261,9 @@ def test_list_clusters_by_recent_update(timed_engine: Engine, clock) -> None:
     ids = []
     for i in range(3):
         clock[0] = T0 + timedelta(minutes=i)
-        ids.append(timed_engine.ingest(ArticleInput(id=f"a{i}", body=story_text(invented_words(200 + i, 20), i))).cluster_id)
+        ids.append(
+            timed_engine.ingest(ArticleInput(id=f"a{i}", body=story_text(invented_words(200 + i, 20), i))).cluster_id
+        )
     clock[0] = T0 + timedelta(minutes=10)
     timed_engine.ingest(ArticleInput(id="a0-copy", body=story_text(invented_words(200, 20), 0)))
     order = [c.cluster_id for c in timed_engine.list_clusters(order=ClusterOrder.RECENTLY_UPDATED).clusters]
@@ -277,7 +285,15 @@ def test_get_article_reports_stored_metadata(timed_engine: Engine, seeds) -> Non
     """GetArticle returns what was sent, the ingest time, and a 16-digit content hash."""
     published = T0 - timedelta(days=1)
     timed_engine.ingest(
-        ArticleInput(id="a", title="Title", body=seeds[0].body, url="https://example.org/a", source="Example", published_at=published, language="en")
+        ArticleInput(
+            id="a",
+            title="Title",
+            body=seeds[0].body,
+            url="https://example.org/a",
+            source="Example",
+            published_at=published,
+            language="en",
+        )
     )
     timed_engine.ingest(ArticleInput(id="b", body=seeds[0].body))
     a, b = timed_engine.get_article("a"), timed_engine.get_article("b")
@@ -298,7 +314,10 @@ def test_get_article_reports_stored_metadata(timed_engine: Engine, seeds) -> Non
         (ArticleInput(id="bad\x00id", body="some words"), "INVALID_ID"),
         (ArticleInput(id="empty", body=""), "NO_USABLE_TEXT"),
         (ArticleInput(id="punctuation", title="...", body="-- !! ??"), "NO_USABLE_TEXT"),
-        (ArticleInput(id="chrome", body="Leave a Comment\nPrev Article\nSome headline\nShare this article"), "NO_USABLE_TEXT"),
+        (
+            ArticleInput(id="chrome", body="Leave a Comment\nPrev Article\nSome headline\nShare this article"),
+            "NO_USABLE_TEXT",
+        ),
         (ArticleInput(id="huge", body="word " * 200_001), "TEXT_TOO_LARGE"),
     ],
     ids=["no-id", "blank-id", "long-id", "control-char-id", "empty", "punctuation-only", "chrome-only", "too-large"],
@@ -308,6 +327,16 @@ def test_invalid_articles_are_refused_with_a_reason(engine: Engine, article: Art
         engine.ingest(article)
     assert raised.value.reason == reason
     assert engine.stats().article_count == 0
+
+
+@pytest.mark.parametrize(
+    "body", ["x", "42", "a b c", "I", "2026 10 31"], ids=["letter", "number", "letters", "pronoun", "date"]
+)
+def test_articles_without_story_terms_are_still_judged(engine: Engine, body: str) -> None:
+    """A text of numbers and single letters has no salient terms but is stored, and its copy found."""
+    outcomes = engine.ingest_many([ArticleInput(id="short", body=body), ArticleInput(id="copy", body=body)])
+    assert [o.verdict for o in outcomes] == [Verdict.UNIQUE, Verdict.EXACT_DUPLICATE]
+    assert outcomes[1].cluster_id == outcomes[0].cluster_id
 
 
 def test_text_too_large_names_the_limit(engine: Engine) -> None:
@@ -359,7 +388,9 @@ def test_failed_commit_leaves_nothing_behind(engine: Engine, seeds, monkeypatch)
     pristine.ingest(ArticleInput(id="kept", body=seeds[0].body))
     for probe in seeds[1:]:
         # Equal similarities mean the document frequencies and centroids were restored too.
-        assert engine.check(ArticleInput(id="", body=probe.body)) == pristine.check(ArticleInput(id="", body=probe.body))
+        assert engine.check(ArticleInput(id="", body=probe.body)) == pristine.check(
+            ArticleInput(id="", body=probe.body)
+        )
     pristine.close()
     assert engine.ingest(ArticleInput(id="new1", body=seeds[1].body)).verdict == Verdict.UNIQUE
 
@@ -377,7 +408,11 @@ def test_compare_explains_a_same_story_pair(engine: Engine, seeds) -> None:
 
 def test_compare_of_a_copy_is_an_exact_duplicate(engine: Engine, seeds) -> None:
     comparison = engine.compare(ArticleInput(id="", body=seeds[0].body), ArticleInput(id="", body=seeds[0].body + "\n"))
-    assert (comparison.relation, comparison.similarity, comparison.exact_similarity) == (Relation.EXACT_DUPLICATE, 1.0, 1.0)
+    assert (comparison.relation, comparison.similarity, comparison.exact_similarity) == (
+        Relation.EXACT_DUPLICATE,
+        1.0,
+        1.0,
+    )
 
 
 def test_stats_count_articles_clusters_and_duplicates(engine: Engine, seeds) -> None:

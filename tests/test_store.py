@@ -6,7 +6,6 @@ import sqlite3
 
 import numpy as np
 import pytest
-
 from newsdedup.errors import IncompatibleData, StorageUnavailable
 from newsdedup.models import ClusterOrder, Verdict
 from newsdedup.store import NewArticle, Store
@@ -20,11 +19,13 @@ def store() -> Store:
 
 
 def article(article_id: str, cluster: int, published: int = 0, content_hash: int = 1) -> NewArticle:
+    four = np.arange(4, dtype=np.uint32)
+    seven = np.array([7], dtype=np.uint64)
     return NewArticle(
         id=article_id, title="", body="text", url="", source="", language="", published_at=published,
         ingested_at=published, content_hash=content_hash, verdict=Verdict.UNIQUE, duplicate_of=None,
-        cluster_seq=cluster, near_signature=np.arange(4, dtype=np.uint32), story_signature=np.arange(4, dtype=np.uint32),
-        salient_ids=np.array([7], dtype=np.uint64), salient_counts=np.array([2.0]), term_ids=np.array([7], dtype=np.uint64),
+        cluster_seq=cluster, near_signature=four, story_signature=four,
+        salient_ids=seven, salient_counts=np.array([2.0]), term_ids=seven,
     )  # fmt: skip
 
 

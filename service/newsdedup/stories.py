@@ -69,13 +69,15 @@ class TermStatistics:
             np.maximum.at(self._df, _buckets(term_ids), prior_weight * shares)
 
     def add(self, term_ids: np.ndarray) -> None:
-        """Count one more article holding these (distinct) terms."""
-        np.add.at(self._df, _buckets(term_ids), 1)
+        """Count one more article holding these terms."""
+        # A bucket counts an article once, even when two of its terms share it:
+        # so a bucket's count never exceeds the number of articles.
+        np.add.at(self._df, np.unique(_buckets(term_ids)), 1)
         self.documents += 1
 
     def remove(self, term_ids: np.ndarray) -> None:
-        """Forget one article holding these (distinct) terms."""
-        np.subtract.at(self._df, _buckets(term_ids), 1)
+        """Forget one article holding these terms."""
+        np.subtract.at(self._df, np.unique(_buckets(term_ids)), 1)
         self.documents -= 1
 
     def idf(self, term_ids: np.ndarray, pending: np.ndarray | None = None) -> np.ndarray:
@@ -85,10 +87,11 @@ class TermStatistics:
         stored: the result is then what it would be had it been stored, so a
         check and an ingest score alike.
         """
-        df = self._df[_buckets(term_ids)]
+        buckets = _buckets(term_ids)
+        df = self._df[buckets]
         documents = self.documents
         if pending is not None:
-            df += np.isin(term_ids, pending, assume_unique=False)
+            df += np.isin(buckets, _buckets(pending))
             documents += 1
         return np.log((documents + 1.0) / (df + 0.5))
 
@@ -134,7 +137,8 @@ def cosine(
     _, i, j = np.intersect1d(first.ids, second.ids, assume_unique=True, return_indices=True)
     dot = float(first_weights[i] @ second_weights[j])
     norms = float(np.linalg.norm(first_weights) * np.linalg.norm(second_weights))
-    return dot / norms if norms > 0 else 0.0
+    # Rounding can put the cosine of a vector with itself a hair above 1.
+    return min(dot / norms, 1.0) if norms > 0 else 0.0
 
 
 def add_vectors(first: TermVector, second: TermVector, sign: float = 1.0) -> TermVector:

@@ -1,0 +1,342 @@
+"""The story tier: term statistics, salient terms, centroids and placement (newsdedup.stories)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from newsdedup import text
+from newsdedup.stories import (
+    DF_BUCKETS,
+    Centroids,
+    Placement,
+    TermStatistics,
+    TermVector,
+    add_vectors,
+    cosine,
+    place,
+    select_salient,
+    term_prior,
+)
+from newsdedup.text import Terms
+
+from .strategies import term_vectors
+
+
+def ids(*values: int) -> np.ndarray:
+    return np.array(values, dtype=np.uint64)
+
+
+def vector(counts: dict[int, float]) -> TermVector:
+    keys = sorted(counts)
+    return TermVector(ids(*keys), np.array([counts[k] for k in keys], dtype=np.float64))
+
+
+def terms(counts: dict[int, int]) -> Terms:
+    keys = sorted(counts)
+    return Terms(ids(*keys), np.array([counts[k] for k in keys], dtype=np.uint32))
+
+
+def statistics_with(document_frequencies: dict[int, int], documents: int) -> TermStatistics:
+    """Statistics over `documents` articles in which term t occurs in document_frequencies[t] of them."""
+    statistics = TermStatistics()
+    for document in range(documents):
+        statistics.add(ids(*(t for t, df in document_frequencies.items() if document < df)))
+    return statistics
+
+
+# Distinct term ids in distinct DF buckets, some with high bits set (ids are 64-bit hashes).
+distinct_ids = st.sets(st.integers(0, DF_BUCKETS - 1), min_size=1, max_size=30).map(
+    lambda s: np.array(sorted(s), dtype=np.uint64) | np.uint64(0xABCD << 40)
+)
+
+
+# --- TermStatistics --------------------------------------------------------------------------------
+
+
+def test_idf_is_positive_and_falls_as_document_frequency_rises() -> None:
+    """A term in more articles is less telling: idf decreases with df and stays positive up to df = N."""
+    statistics = statistics_with({10: 0, 11: 1, 12: 5, 13: 50, 14: 99, 15: 100}, documents=100)
+    idf = statistics.idf(ids(10, 11, 12, 13, 14, 15))
+    assert np.all(idf > 0)
+    assert np.all(np.diff(idf) < 0)
+    assert idf[0] == pytest.approx(np.log(101 / 0.5))
+
+
+def test_idf_of_an_empty_collection_is_positive() -> None:
+    """Before any article is stored every term has the same positive idf."""
+    idf = TermStatistics().idf(ids(1, 2, 3))
+    assert np.all(idf > 0) and len(set(idf.tolist())) == 1
+
+
+def term_id(word: str) -> int:
+    return int(text.terms(text.tokenize(text.normalize(word))).ids[0])
+
+
+@pytest.mark.parametrize(
+    ("common", "rare"),
+    [("the", "coalition"), ("und", "waffenruhe"), ("что", "перемирие"), ("said", "zelensky")],
+    ids=["english", "german", "russian", "names"],
+)
+def test_prior_tells_common_words_from_story_terms_before_any_article(common: str, rare: str) -> None:
+    """With the word-frequency prior a fresh service already weighs a common word below a story term."""
+    statistics = TermStatistics(prior_weight=300.0)
+    assert statistics.documents == 300.0
+    common_idf, rare_idf = statistics.idf(ids(term_id(common), term_id(rare)))
+    assert 0 < common_idf < rare_idf
+    assert TermStatistics().idf(ids(term_id(common), term_id(rare))).tolist() == [np.log(2.0)] * 2
+
+
+def test_prior_keeps_every_idf_positive() -> None:
+    """No term of the prior starts with a document frequency above the prior's article count."""
+    prior_ids, _ = term_prior()
+    assert np.all(TermStatistics(prior_weight=300.0).idf(prior_ids) > 0)
+
+
+@given(distinct_ids, distinct_ids)
+def test_add_then_remove_restores_the_statistics(stored: np.ndarray, article: np.ndarray) -> None:
+    """Removing an article undoes adding it: same document count, same idf for every term."""
+    statistics = TermStatistics()
+    statistics.add(stored)
+    probe = np.union1d(stored, article)
+    before = statistics.idf(probe)
+    statistics.add(article)
+    assert statistics.documents == 2
+    statistics.remove(article)
+    assert statistics.documents == 1
+    assert statistics.idf(probe).tolist() == before.tolist()
+
+
+@given(distinct_ids, distinct_ids, distinct_ids)
+def test_pending_idf_equals_adding_the_article(stored: np.ndarray, article: np.ndarray, probe: np.ndarray) -> None:
+    """idf with a pending article equals the idf after storing it, and asking changes nothing."""
+    statistics = TermStatistics()
+    statistics.add(stored)
+    probe = np.union1d(probe, article[:3])
+    pending = statistics.idf(probe, pending=article)
+    unchanged = statistics.idf(probe)
+    statistics.add(article)
+    assert pending.tolist() == pytest.approx(statistics.idf(probe).tolist())
+    statistics.remove(article)
+    assert statistics.idf(probe).tolist() == unchanged.tolist()
+
+
+# --- select_salient --------------------------------------------------------------------------------
+
+
+def test_terms_sharing_a_bucket_count_an_article_once() -> None:
+    """Two terms of one article in one hashed bucket add one article, so idf stays positive."""
+    statistics = TermStatistics()
+    statistics.add(ids(5, 5 + DF_BUCKETS))
+    assert statistics.idf(ids(5))[0] > 0
+    statistics.remove(ids(5, 5 + DF_BUCKETS))
+    assert statistics.idf(ids(5))[0] == TermStatistics().idf(ids(5))[0]
+
+
+def test_pending_counts_buckets_like_adding() -> None:
+    """A probe term sharing a bucket with a pending term gets the idf it would get after the add."""
+    statistics = TermStatistics()
+    pending = statistics.idf(ids(5), pending=ids(5 + DF_BUCKETS))[0]
+    statistics.add(ids(5 + DF_BUCKETS))
+    assert pending == statistics.idf(ids(5))[0]
+
+
+def test_cosine_never_exceeds_one() -> None:
+    """The rounding case found in review: [1, 3, 7] against itself computed 1.0000000000000002."""
+    vector = TermVector(ids(1, 2, 3), np.array([1.0, 3.0, 7.0]))
+    assert cosine(vector, vector, TermStatistics()) == 1.0
+
+
+def test_select_salient_keeps_the_rarest_and_most_repeated_terms() -> None:
+    """The kept terms are those with the highest (1 + log tf) * idf: rare or repeated beats common."""
+    statistics = statistics_with({1: 90, 2: 80, 3: 2, 4: 1, 5: 90, 6: 70}, documents=100)
+    article = terms({1: 1, 2: 1, 3: 1, 4: 1, 5: 30, 6: 1})
+    salient = select_salient(article, statistics, limit=3)
+    assert salient.ids.tolist() == [3, 4, 5]
+    assert salient.counts.tolist() == [1.0, 1.0, 30.0]
+
+
+def test_select_salient_keeps_everything_when_under_the_limit() -> None:
+    """An article with no more terms than the limit keeps them all, with their counts."""
+    salient = select_salient(terms({7: 2, 9: 1}), TermStatistics(), limit=2)
+    assert salient.ids.tolist() == [7, 9] and salient.counts.tolist() == [2.0, 1.0]
+
+
+@given(st.sets(st.integers(0, 10_000), min_size=5, max_size=40), st.integers(1, 4))
+def test_select_salient_breaks_ties_by_term_id(term_ids: set[int], limit: int) -> None:
+    """When all weights tie, the smallest term ids are kept, so the choice never depends on anything else."""
+    salient = select_salient(terms(dict.fromkeys(term_ids, 1)), TermStatistics(), limit=limit)
+    assert salient.ids.tolist() == sorted(term_ids)[:limit]
+
+
+@given(st.dictionaries(st.integers(0, 200), st.integers(1, 5), min_size=1, max_size=60), st.integers(1, 30))
+def test_select_salient_returns_sorted_ids_with_their_counts(counts: dict[int, int], limit: int) -> None:
+    """The result holds at most `limit` of the article's terms, ids sorted, each with its own count."""
+    statistics = statistics_with({t: t % 7 for t in counts}, documents=10)
+    salient = select_salient(terms(counts), statistics, limit=limit)
+    assert len(salient) == min(limit, len(counts))
+    assert salient.ids.tolist() == sorted(salient.ids.tolist())
+    assert all(counts[int(t)] == c for t, c in zip(salient.ids, salient.counts, strict=True))
+
+
+# --- cosine and vector arithmetic ------------------------------------------------------------------
+
+STATISTICS = statistics_with({t: t % 9 for t in range(61)}, documents=12)
+
+
+@given(term_vectors(), term_vectors())
+def test_cosine_is_symmetric_and_in_unit_interval(first: TermVector, second: TermVector) -> None:
+    """Cosine similarity is the same both ways and lies in [0, 1]."""
+    value = cosine(first, second, STATISTICS)
+    assert value == cosine(second, first, STATISTICS)
+    assert 0.0 <= value <= 1.0
+
+
+@given(term_vectors().filter(len), st.integers(1, 5))
+def test_cosine_of_a_vector_with_itself_or_a_multiple_is_one(first: TermVector, factor: int) -> None:
+    """A vector is fully similar to itself; with sublinear tf a scaled copy is merely close."""
+    assert cosine(first, first, STATISTICS) == pytest.approx(1.0, abs=1e-12)
+    assert cosine(first, first, STATISTICS) <= 1.0
+    scaled = TermVector(first.ids, first.counts * factor)
+    assert cosine(first, scaled, STATISTICS) > 0.0
+
+
+def test_cosine_of_disjoint_or_empty_vectors_is_zero() -> None:
+    """Vectors without a shared term, or an empty one, have similarity 0."""
+    assert cosine(vector({1: 1, 2: 3}), vector({3: 1}), STATISTICS) == 0.0
+    assert cosine(vector({1: 1}), vector({}), STATISTICS) == 0.0
+
+
+@given(term_vectors(), term_vectors())
+def test_subtracting_an_added_vector_restores_the_original(first: TermVector, second: TermVector) -> None:
+    """add_vectors(first + second, second, sign=-1) gives back first, terms that fell to zero dropped."""
+    restored = add_vectors(add_vectors(first, second), second, sign=-1.0)
+    assert restored.ids.tolist() == first.ids.tolist()
+    assert restored.counts.tolist() == first.counts.tolist()
+
+
+@given(term_vectors(), term_vectors())
+def test_add_vectors_sums_counts_term_by_term(first: TermVector, second: TermVector) -> None:
+    """The sum holds every term of either vector with the summed count, ids sorted."""
+    total = add_vectors(first, second)
+    expected: dict[int, float] = {}
+    for v in (first, second):
+        for t, c in zip(v.ids.tolist(), v.counts.tolist(), strict=True):
+            expected[t] = expected.get(t, 0.0) + c
+    assert dict(zip(total.ids.tolist(), total.counts.tolist(), strict=True)) == expected
+    assert total.ids.tolist() == sorted(expected)
+
+
+# --- Centroids -------------------------------------------------------------------------------------
+
+
+def test_centroid_add_subtract_and_merge() -> None:
+    """Centroids sum their articles' vectors, forget one on subtract, and fold a merged cluster in."""
+    centroids = Centroids()
+    centroids.add(1, vector({10: 1, 11: 2}))
+    centroids.add(1, vector({11: 1}))
+    centroids.add(2, vector({12: 4}))
+    assert dict(zip(centroids.get(1).ids.tolist(), centroids.get(1).counts.tolist(), strict=True)) == {10: 1, 11: 3}
+    centroids.merge(1, 2)
+    assert centroids.get(1).ids.tolist() == [10, 11, 12] and len(centroids) == 1
+    centroids.subtract(1, vector({10: 1, 11: 3, 12: 4}))
+    assert len(centroids) == 0 and len(centroids.get(1)) == 0
+
+
+def test_snapshot_restores_changed_new_and_removed_centroids() -> None:
+    """restore() puts back every snapshotted centroid: changed ones, merged-away ones, and absent ones stay absent."""
+    centroids = Centroids()
+    centroids.add(1, vector({10: 1}))
+    centroids.add(2, vector({20: 2}))
+    centroids.add(3, vector({30: 3}))
+    before = {c: centroids.get(c) for c in (1, 2, 3)}
+    restore = centroids.snapshot([1, 2, 4])
+    centroids.add(1, vector({11: 1}))
+    centroids.merge(1, 2)
+    centroids.add(4, vector({40: 1}))
+    centroids.add(3, vector({31: 1}))  # not snapshotted: keeps its change
+    restore()
+    assert centroids.get(1) is before[1] and centroids.get(2) is before[2]
+    assert len(centroids.get(4)) == 0
+    assert centroids.get(3).ids.tolist() == [30, 31]
+    assert len(centroids) == 3
+
+
+# --- place -----------------------------------------------------------------------------------------
+
+# With no stored articles every term has the same idf, so cosines are plain tf-weighted ones.
+EMPTY_STATISTICS = TermStatistics()
+SHARED = {t: 1 for t in range(100, 108)}
+
+
+def centroids_of(clusters: dict[int, dict[int, float]]) -> Centroids:
+    centroids = Centroids()
+    for cluster, counts in clusters.items():
+        centroids.add(cluster, vector(counts))
+    return centroids
+
+
+def test_duplicate_joins_the_cluster_of_its_original() -> None:
+    """A duplicate joins its original's cluster whatever the terms say, and its other duplicates' clusters merge in."""
+    centroids = centroids_of({3: {1: 1}, 7: {2: 1}, 9: {3: 1}})
+    placement = place(vector({50: 1}), [9], [7, 3, 7], centroids, EMPTY_STATISTICS, threshold=0.5)
+    assert placement == Placement(cluster=7, merged=(3,), similarity=1.0)
+    assert placement.clusters == (3, 7)
+
+
+def test_article_below_threshold_starts_a_new_cluster() -> None:
+    """An article no candidate centroid reaches the threshold with gets a new cluster (None)."""
+    centroids = centroids_of({1: {1: 1, 2: 1, 3: 1, 4: 1}, 2: {5: 1, 6: 1}})
+    placement = place(vector({1: 1, 9: 1, 10: 1, 11: 1}), [1, 2], [], centroids, EMPTY_STATISTICS, threshold=0.5)
+    assert placement.cluster is None and placement.merged == () and placement.clusters == ()
+    assert placement.similarity == pytest.approx(1 / (2 * 2))
+
+
+def test_article_without_candidates_starts_a_new_cluster() -> None:
+    """No candidates: a new cluster, similarity 0."""
+    assert place(vector({1: 1}), [], [], Centroids(), EMPTY_STATISTICS, 0.2) == Placement(None, (), 0.0)
+
+
+def test_article_joins_the_most_similar_candidate() -> None:
+    """Of several candidates above the threshold, the article joins the one it is most similar to."""
+    centroids = centroids_of({1: {1: 1, 2: 1, 3: 1, 9: 1}, 2: {1: 1, 2: 1, 3: 1, 4: 1}, 5: {7: 1}})
+    article = vector({1: 1, 2: 1, 3: 1, 4: 1})
+    placement = place(article, [5, 1, 2, 1], [], centroids, EMPTY_STATISTICS, threshold=0.9)
+    assert placement.cluster == 2 and placement.merged == ()
+    assert placement.similarity == pytest.approx(1.0)
+
+
+def test_bridging_article_merges_clusters_whose_centroids_are_similar() -> None:
+    """A bridging article joins one of two clusters that resemble each other and merges the other, oldest first."""
+    centroids = centroids_of({3: {**SHARED, 1: 1, 2: 1}, 8: {**SHARED, 3: 1, 4: 1, 5: 1}})
+    article = vector({**SHARED, 3: 1, 4: 1, 1: 1})  # closer to the newer cluster 8
+    placement = place(article, [3, 8], [], centroids, EMPTY_STATISTICS, threshold=0.6)
+    assert placement.cluster == 8 and placement.merged == (3,)
+    assert placement.clusters == (3, 8)
+
+
+def test_bridging_article_does_not_merge_dissimilar_clusters() -> None:
+    """An article half about each of two unrelated clusters joins one and leaves the other alone."""
+    first = {t: 1 for t in range(0, 10)}
+    second = {t: 1 for t in range(20, 30)}
+    centroids = centroids_of({1: first, 2: second})
+    article = vector({**{t: 1 for t in range(0, 5)}, **{t: 1 for t in range(20, 25)}})
+    placement = place(article, [1, 2], [], centroids, EMPTY_STATISTICS, threshold=0.4)
+    assert placement.cluster == 1 and placement.merged == ()
+    assert placement.similarity == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("placement", "expected"),
+    [
+        (Placement(cluster=9, merged=(4, 2), similarity=0.5), (2, 4, 9)),
+        (Placement(cluster=1, merged=(5,), similarity=0.5), (1, 5)),
+        (Placement(cluster=3, merged=(), similarity=0.5), (3,)),
+        (Placement(cluster=None, merged=(), similarity=0.0), ()),
+    ],
+    ids=["survivor-newest", "survivor-oldest", "join", "new"],
+)
+def test_placement_clusters_lists_the_oldest_first(placement: Placement, expected: tuple[int, ...]) -> None:
+    """`clusters` is every existing cluster involved, smallest sequence (oldest) first."""
+    assert placement.clusters == expected
