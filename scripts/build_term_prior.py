@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import wordfreq
-
 from newsdedup import text
 
 OUTPUT = Path(__file__).resolve().parents[1] / "service" / "newsdedup" / "data" / "term_prior.npz"

@@ -24,4 +24,7 @@ def edited_copy(body: str) -> tuple[str, str]:
     paragraphs = body.split("\n")
     kept = paragraphs[:-1] if len(paragraphs) > 3 else paragraphs
     text = "\n".join(kept).replace("security", "safety", 1).replace("Ukraine", "Kyiv", 1)
-    return "Allies weigh post-war force for Ukraine", "By Staff Reporter\n" + text + "\nLeave a Comment\nShare this article"
+    return (
+        "Allies weigh post-war force for Ukraine",
+        "By Staff Reporter\n" + text + "\nLeave a Comment\nShare this article",
+    )

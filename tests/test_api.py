@@ -9,7 +9,6 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
-
 from newsdedup.api.server import SERVICE_NAME
 from newsdedup.v1 import dedup_service_pb2 as pb
 
@@ -34,7 +33,11 @@ def test_ingest_reports_verdicts_and_clusters(stub, seeds) -> None:
     first = ingest(stub, "original", seeds[0].body, source="Outlet A", url="https://a.example/1")
     assert (first.verdict, first.cluster_size) == (pb.VERDICT_UNIQUE, 1)
     copy = ingest(stub, "copy", seeds[0].body)
-    assert (copy.verdict, copy.duplicate_of, copy.cluster_id) == (pb.VERDICT_EXACT_DUPLICATE, "original", first.cluster_id)
+    assert (copy.verdict, copy.duplicate_of, copy.cluster_id) == (
+        pb.VERDICT_EXACT_DUPLICATE,
+        "original",
+        first.cluster_id,
+    )
     assert copy.matches[0].relation == pb.RELATION_EXACT_DUPLICATE and copy.matches[0].similarity == 1.0
     title, body = edited_copy(seeds[0].body)
     near = ingest(stub, "rewrite", body, title=title)
@@ -109,13 +112,21 @@ def test_batch_reports_each_bad_article_in_place(stub, seeds) -> None:
     bad_time = pb.Article(id="bad-time", body="words")
     bad_time.published_at.nanos = -5
     request = pb.BatchIngestArticlesRequest(
-        articles=[pb.Article(id="a", body=seeds[0].body), pb.Article(id="", body="x"), bad_time, pb.Article(id="b", body=seeds[0].body)]
+        articles=[
+            pb.Article(id="a", body=seeds[0].body),
+            pb.Article(id="", body="x"),
+            bad_time,
+            pb.Article(id="b", body=seeds[0].body),
+        ]
     )
     results = stub.BatchIngestArticles(request).results
     assert [r.article_id for r in results] == ["a", "", "bad-time", "b"]
     assert results[0].verdict == pb.VERDICT_UNIQUE and not results[0].HasField("error")
     assert results[1].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
-    assert results[2].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and "published_at" in results[2].error.message
+    assert (
+        results[2].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+        and "published_at" in results[2].error.message
+    )
     assert (results[3].verdict, results[3].duplicate_of) == (pb.VERDICT_EXACT_DUPLICATE, "a")
     assert stub.GetStats(pb.GetStatsRequest()).article_count == 2
 
@@ -152,7 +163,9 @@ def test_check_stores_nothing(stub, seeds) -> None:
 
 
 def test_get_article_returns_the_stored_record(stub, seeds) -> None:
-    article = pb.Article(id="a", title="Headline", body=seeds[0].body, url="https://a.example", source="A", language="en")
+    article = pb.Article(
+        id="a", title="Headline", body=seeds[0].body, url="https://a.example", source="A", language="en"
+    )
     article.published_at.FromJsonString("2026-02-22T10:00:00Z")
     stub.IngestArticle(pb.IngestArticleRequest(article=article))
     ingest(stub, "b", seeds[0].body)
@@ -214,14 +227,19 @@ def test_list_clusters_pages_and_rejects_bad_tokens(stub) -> None:
     first = stub.ListClusters(pb.ListClustersRequest(page_size=2, order_by=pb.CLUSTER_ORDER_RECENTLY_UPDATED))
     assert len(first.clusters) == 2 and first.next_page_token
     rest = stub.ListClusters(
-        pb.ListClustersRequest(page_size=10, page_token=first.next_page_token, order_by=pb.CLUSTER_ORDER_RECENTLY_UPDATED)
+        pb.ListClustersRequest(
+            page_size=10, page_token=first.next_page_token, order_by=pb.CLUSTER_ORDER_RECENTLY_UPDATED
+        )
     )
     ids = [c.cluster_id for c in first.clusters] + [c.cluster_id for c in rest.clusters]
     assert len(set(ids)) == 5 and rest.next_page_token == ""
     for token in ("garbage", first.next_page_token[:-3]):
         with pytest.raises(grpc.RpcError) as raised:
             stub.ListClusters(pb.ListClustersRequest(page_token=token, order_by=pb.CLUSTER_ORDER_RECENTLY_UPDATED))
-        assert (raised.value.code(), error_info(raised.value).reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN")
+        assert (raised.value.code(), error_info(raised.value).reason) == (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "INVALID_PAGE_TOKEN",
+        )
     with pytest.raises(grpc.RpcError) as raised:
         stub.ListClusters(pb.ListClustersRequest(order_by=42))  # type: ignore[arg-type]
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "42" in raised.value.details()
@@ -241,7 +259,12 @@ def test_stats_report_counts_and_parameters(stub, seeds) -> None:
     ingest(stub, "a", seeds[0].body)
     ingest(stub, "b", seeds[0].body)
     stats = stub.GetStats(pb.GetStatsRequest())
-    assert (stats.article_count, stats.cluster_count, stats.duplicate_count, stats.exact_duplicate_count) == (2, 1, 1, 1)
+    assert (stats.article_count, stats.cluster_count, stats.duplicate_count, stats.exact_duplicate_count) == (
+        2,
+        1,
+        1,
+        1,
+    )
     near = stats.parameters.near_duplicate
     assert (stats.parameters.num_perm, stats.parameters.shingle_size, stats.parameters.scheme) == (128, 3, "affine32")
     assert near.threshold == 0.5 and near.bands * near.rows <= 128 and near.rows >= 2
@@ -251,7 +274,10 @@ def test_health_and_reflection(channel) -> None:
     """The standard health service says SERVING; reflection describes DedupService."""
     health = health_pb2_grpc.HealthStub(channel)
     for service in ("", SERVICE_NAME):
-        assert health.Check(health_pb2.HealthCheckRequest(service=service)).status == health_pb2.HealthCheckResponse.SERVING
+        assert (
+            health.Check(health_pb2.HealthCheckRequest(service=service)).status
+            == health_pb2.HealthCheckResponse.SERVING
+        )
     reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
     requests = [
         reflection_pb2.ServerReflectionRequest(list_services=""),

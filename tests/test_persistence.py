@@ -7,7 +7,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.errors import IncompatibleData
@@ -65,7 +64,11 @@ def test_restart_answers_exactly_as_before(tmp_path: Path, seeds, ecbplus) -> No
     settings = Settings(data_dir=str(tmp_path / "data"))
     engine = Engine(settings)
     probes = build_history(engine, seeds, ecbplus)
-    ids = [doc["doc_id"] for doc in ecbplus[:60]] + [s.id for s in seeds[1:]] + ["copy", "rewrite", "alpha", "beta", "bridge"]
+    ids = (
+        [doc["doc_id"] for doc in ecbplus[:60]]
+        + [s.id for s in seeds[1:]]
+        + ["copy", "rewrite", "alpha", "beta", "bridge"]
+    )
     before = answers(engine, ids, probes)
     engine.close()
     reopened = Engine(settings)
