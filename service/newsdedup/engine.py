@@ -396,23 +396,42 @@ class Engine:
         undo.append(lambda: self._near.remove(seq))
         self._story.insert(seq, assessment.story_signature)
         undo.append(lambda: self._story.remove(seq))
-        merged = set(assessment.placement.clusters)
         cluster_row = self._store.cluster(cluster)
         assert cluster_row is not None
+        return self._assessed_result(article.id, assessment, cluster, cluster_row.size, self.settings.max_matches)
+
+    def _assessed_result(
+        self,
+        article_id: str,
+        assessment: _Assessment,
+        cluster: int | None,
+        cluster_size: int,
+        limit: int,
+        min_similarity: float = 0.0,
+        pending: np.ndarray | None = None,
+    ) -> ArticleResult:
+        """The result for an assessed article in `cluster` (None: a cluster not created yet).
+
+        The clusters its placement merges count as `cluster`, so matches in them report its id.
+        """
+        involved = set(assessment.placement.clusters)
+        original = assessment.duplicates.original
         return ArticleResult(
-            article_id=article.id,
+            article_id=article_id,
             verdict=assessment.duplicates.verdict,
             duplicate_of=original.id if original else "",
             matches=self._matches(
                 assessment.duplicates,
                 assessment.salient,
                 assessment.story_candidates,
-                merged | {cluster},
-                lambda c: cluster if c in merged else c,
-                self.settings.max_matches,
+                involved | ({cluster} if cluster is not None else set()),
+                lambda c: cluster if cluster is not None and c in involved else c,
+                limit,
+                min_similarity,
+                pending,
             ),
-            cluster_id=cluster_row.id,
-            cluster_size=cluster_row.size,
+            cluster_id=cluster_id_for(cluster) if cluster is not None else "",
+            cluster_size=cluster_size,
         )
 
     def _apply_placement(
@@ -452,7 +471,7 @@ class Engine:
         myself = frozenset([row.seq])
         duplicates = self._find_duplicates(near_signature, row.content_hash, exclude=myself)
         candidates = self._find_story_candidates(self._story.signature(row.seq), myself)
-        original = self._store.articles_by_seq([row.duplicate_of]).get(row.duplicate_of) if row.duplicate_of else None
+        original = self._original_of(row)
         cluster = self._store.cluster(row.cluster_seq)
         assert cluster is not None
         return ArticleResult(
@@ -484,26 +503,12 @@ class Engine:
     def _hypothetical_result(
         self, article_id: str, analysis: Analysis, assessment: _Assessment, limit: int, min_similarity: float = 0.0
     ) -> ArticleResult:
+        """What ingesting would say: the cluster it would join (the oldest of those it would merge)."""
         involved = assessment.placement.clusters
-        survivor = involved[0] if involved else None
         size = 1 + sum(row.size for row in map(self._store.cluster, involved) if row is not None)
-        original = assessment.duplicates.original
-        return ArticleResult(
-            article_id=article_id,
-            verdict=assessment.duplicates.verdict,
-            duplicate_of=original.id if original else "",
-            matches=self._matches(
-                assessment.duplicates,
-                assessment.salient,
-                assessment.story_candidates,
-                set(involved),
-                lambda c: survivor if survivor is not None and c in involved else c,
-                limit,
-                min_similarity,
-                pending=analysis.terms.ids,
-            ),
-            cluster_id=cluster_id_for(survivor) if survivor is not None else "",
-            cluster_size=size,
+        survivor = involved[0] if involved else None
+        return self._assessed_result(
+            article_id, assessment, survivor, size, limit, min_similarity, pending=analysis.terms.ids
         )
 
     def search_similar(
@@ -529,6 +534,12 @@ class Engine:
             raise InvalidArgument("give either article_id or article to search for", reason="MISSING_QUERY")
         with self._lock:
             return self._stored_result(self._row(article_id), limit, min_similarity).matches
+
+    def _original_of(self, row: ArticleRow) -> ArticleRow | None:
+        """The stored article that `row` duplicates, if any."""
+        if row.duplicate_of is None:
+            return None
+        return self._store.articles_by_seq([row.duplicate_of]).get(row.duplicate_of)
 
     def _row(self, article_id: str) -> ArticleRow:
         row = self._store.article_by_id(article_id)
