@@ -556,9 +556,7 @@ class Engine:
     def get_article(self, article_id: str) -> StoredArticle:
         with self._lock:
             row = self._row(article_id)
-            original = (
-                self._store.articles_by_seq([row.duplicate_of]).get(row.duplicate_of) if row.duplicate_of else None
-            )
+            original = self._original_of(row)
             return StoredArticle(
                 id=row.id,
                 title=row.title,
