@@ -14,7 +14,6 @@ from newsdedup.models import ClusterOrder
 from newsdedup.pagination import PagePosition
 from newsdedup.stories import TermVector
 
-UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
 
 # Every code point except surrogates: controls, format characters, marks, private use, astral planes.
@@ -60,8 +59,11 @@ def word_text(draw: st.DrawFn, min_words: int = 1, max_words: int = 60) -> str:
     return "".join(word + separator for word, separator in zip(words, separators, strict=True))
 
 
-# Sets of 32-bit hashes, as the MinHash signs them.
-hash_sets = st.sets(st.integers(0, UINT32_MAX), min_size=1, max_size=300)
+# Non-empty sets of 64-bit hashes, as the one-permutation hasher signs them (shingle hashes).
+hash_sets = st.sets(st.integers(0, UINT64_MAX), min_size=1, max_size=300)
+
+# Batches of such sets as `sign_batch` takes them, empty sets included (texts without a shingle).
+hash_set_batches = st.lists(st.sets(st.integers(0, UINT64_MAX), max_size=120), max_size=8)
 
 
 def uint64_arrays(min_size: int = 0, max_size: int = 200) -> st.SearchStrategy[np.ndarray]:
@@ -70,11 +72,32 @@ def uint64_arrays(min_size: int = 0, max_size: int = 200) -> st.SearchStrategy[n
     return st.lists(values, min_size=min_size, max_size=max_size).map(lambda xs: np.array(xs, dtype=np.uint64))
 
 
-# Runs of code points (tokens as the tokeniser sees them), each run non-empty.
-code_point_runs = st.lists(
-    st.lists(st.integers(0, 0x10FFFF), min_size=1, max_size=40),
-    min_size=1,
-    max_size=30,
+@st.composite
+def code_points_with_runs(draw: st.DrawFn) -> tuple[list[int], list[tuple[int, int]]]:
+    """Code points (as the tokeniser folds them) and runs [start, end) over them, in any order, overlaps allowed."""
+    codes = draw(st.lists(st.integers(0, 0x10FFFF), min_size=1, max_size=300))
+    run = st.integers(0, len(codes) - 1).flatmap(
+        lambda start: st.tuples(st.just(start), st.integers(start + 1, min(start + 40, len(codes))))
+    )
+    return codes, draw(st.lists(run, min_size=1, max_size=30))
+
+
+# The token hashes of a batch of texts, one list per text (empty texts included).
+token_hash_batches = st.lists(
+    st.lists(st.one_of(st.integers(0, UINT64_MAX), st.sampled_from((0, 1, UINT64_MAX))), max_size=25),
+    max_size=8,
+)
+
+# Batches of texts as `tokenize_batch` gets them: arbitrary and word text, empty and wordless texts among them.
+text_batches = st.lists(
+    st.one_of(tricky_text, word_text(), st.sampled_from(("", " ", "— …!", "国务院", "42"))),
+    max_size=8,
+)
+
+
+# One text's candidate terms: term id (below 2**48, small so texts share terms) -> count.
+term_counts = st.dictionaries(
+    st.one_of(st.integers(0, 200), st.integers(2**48 - 50, 2**48 - 1)), st.integers(1, 40), max_size=50
 )
 
 

@@ -444,7 +444,7 @@ def test_serve_help_lists_every_setting_with_its_environment_variable() -> None:
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["--num-perm", "5"], {}, "num_perm must be in 16..1024, got 5"),
+        (["--num-perm", "5"], {}, "num_perm must be a power of two in 16..1024, got 5"),
         ([], {"NEWSDEDUP_PORT": "70000"}, "port must be in 0..65535, got 70000"),
     ],
     ids=["flag", "environment"],

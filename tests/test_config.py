@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 from newsdedup.config import DEFAULT_PORT, Settings
-from newsdedup.signatures import MinHasher
+from newsdedup.signatures import OnePermutationHasher
 
 
 def test_defaults_are_valid_and_documented_values() -> None:
@@ -112,11 +112,12 @@ def test_boundary_values_are_accepted(changes: dict[str, object]) -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 2**32 - 1], ids=["zero", "largest"])
-def test_every_valid_seed_makes_permutations(seed: int) -> None:
-    """Any seed the settings accept can build the MinHash permutations (no failure later at startup)."""
+def test_every_valid_seed_makes_a_hasher(seed: int) -> None:
+    """Any seed the settings accept seeds the one-permutation hashers and their numpy probe sequences."""
     settings = Settings(seed=seed)
-    signature = MinHasher(settings.num_perm, settings.seed).sign(np.arange(10, dtype=np.uint32))
-    assert signature.shape == (settings.num_perm,)
+    for num_perm in (settings.num_perm, settings.story_num_perm):
+        signature = OnePermutationHasher(num_perm, settings.seed).sign(np.arange(10, dtype=np.uint64))
+        assert signature.shape == (num_perm,)
 
 
 def test_replace_validates_too() -> None:

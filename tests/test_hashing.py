@@ -12,11 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from newsdedup import hashing
 
-from .strategies import code_point_runs, uint64_arrays
+from .strategies import code_points_with_runs, token_hash_batches, uint64_arrays
 
 MASK64 = 2**64 - 1
-TOKEN_BASE = 0x9E3779B97F4A7C15
-LENGTH_SALT = 0xBF58476D1CE4E5B9
+TOKEN_BASE = 0x9E3779B9
 SHINGLE_BASE = 0x94D049BB133111EB
 
 
@@ -30,9 +29,10 @@ def fmix64_reference(k: int) -> int:
     return k
 
 
-def run_hash_reference(run: list[int]) -> int:
-    polynomial = sum((value + 1) * pow(TOKEN_BASE, position, 2**64) for position, value in enumerate(run)) & MASK64
-    return fmix64_reference(polynomial ^ ((len(run) * LENGTH_SALT) & MASK64))
+def token_hash_reference(run: list[int]) -> int:
+    """fmix64 of (c_0 + c_1 B + c_2 B^2 + ... modulo 2**32) in the high half and the length in the low half."""
+    polynomial = sum(code * pow(TOKEN_BASE, position, 2**32) for position, code in enumerate(run)) % 2**32
+    return fmix64_reference((polynomial << 32) | len(run))
 
 
 def shingle_hash_reference(window: list[int]) -> int:
@@ -42,11 +42,37 @@ def shingle_hash_reference(window: list[int]) -> int:
     return fmix64_reference(combined)
 
 
-def hash_runs_of(runs: list[list[int]]) -> np.ndarray:
-    values = np.array([value for run in runs for value in run], dtype=np.uint32)
-    positions = np.array([position for run in runs for position in range(len(run))], dtype=np.int64)
-    lengths = np.array([len(run) for run in runs], dtype=np.int64)
-    return hashing.hash_runs(values, positions, lengths)
+def shingles_reference(texts: list[list[int]], size: int) -> tuple[list[int], list[int]]:
+    """Each text's windows of `size` tokens (one window of all tokens if shorter), and the offsets per text."""
+    hashes, offsets = [], [0]
+    for tokens in texts:
+        width = min(size, len(tokens))
+        if tokens:
+            hashes += [shingle_hash_reference(tokens[i : i + width]) for i in range(len(tokens) - width + 1)]
+        offsets.append(len(hashes))
+    return hashes, offsets
+
+
+def batch(texts: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Token hashes and offsets of a batch of texts, as `Tokens` holds them."""
+    hashes = np.array([h for tokens in texts for h in tokens], dtype=np.uint64)
+    offsets = np.concatenate(([0], np.cumsum([len(tokens) for tokens in texts], dtype=np.int64)))
+    return hashes, offsets
+
+
+def token_hashes_of(runs: list[list[int]], gap: int = 0) -> np.ndarray:
+    """token_hashes of runs laid out one after another in one code point array, `gap` code points apart."""
+    codes: list[int] = []
+    starts, ends = [], []
+    for run in runs:
+        codes += [0x20] * gap
+        starts.append(len(codes))
+        codes += run
+        ends.append(len(codes))
+    return hashing.token_hashes(np.array(codes, dtype=np.uint32), np.array(starts), np.array(ends))
+
+
+# --- fmix64 ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -87,56 +113,95 @@ def test_fmix64_leaves_its_input_alone() -> None:
     assert values.tolist() == list(range(10))
 
 
-@given(code_point_runs)
-def test_hash_runs_matches_the_polynomial_reference(runs: list[list[int]]) -> None:
-    """Each run hashes to fmix64(sum (v + 1) * BASE**i  xor  length * SALT), all runs at once."""
-    assert hash_runs_of(runs).tolist() == [run_hash_reference(run) for run in runs]
+# --- token hashes ----------------------------------------------------------------------------------
 
 
-def test_hash_runs_handles_runs_longer_than_any_seen_before() -> None:
-    """A run longer than the cached table of powers (a 5,000-character token) still hashes correctly."""
-    runs = [[104, 105], list(range(5000)), [7] * 70, [1]]
-    assert hash_runs_of(runs).tolist() == [run_hash_reference(run) for run in runs]
+@given(code_points_with_runs())
+def test_token_hashes_match_the_polynomial_reference(case: tuple[list[int], list[tuple[int, int]]]) -> None:
+    """Each run codes[s:e] hashes to fmix64(sum c_i B^i mod 2**32, length), whatever runs surround it."""
+    codes, runs = case
+    starts, ends = (np.array(column, dtype=np.int64) for column in zip(*runs, strict=True))
+    hashes = hashing.token_hashes(np.array(codes, dtype=np.uint32), starts, ends)
+    assert hashes.dtype == np.uint64
+    assert hashes.tolist() == [token_hash_reference(codes[start:end]) for start, end in runs]
+
+
+@pytest.mark.parametrize("gap", [0, 1, 70_000, 300_000], ids=["adjacent", "spaced", "past-64k", "past-256k"])
+def test_token_hash_does_not_depend_on_where_the_run_sits(gap: int) -> None:
+    """A run hashes alike at the start of the array and far into it, past any cached table of powers."""
+    runs = [[104, 105], [0x10FFFF, 0, 7], [104, 105]]
+    expected = [token_hash_reference(run) for run in runs]
+    assert token_hashes_of(runs, gap=gap).tolist() == expected
+
+
+def test_token_hashes_of_a_very_long_token() -> None:
+    """A 100,000-character token (longer than the first table of powers) hashes like the reference."""
+    runs = [[104, 105], [(7 * i) % 0x110000 for i in range(100_000)], [1]]
+    assert token_hashes_of(runs).tolist() == [token_hash_reference(run) for run in runs]
 
 
 @pytest.mark.parametrize(
     ("first", "second"),
-    [([1, 2], [2, 1]), ([0], [0, 0]), ([5, 0], [5]), ([0x10FFFF], [0x10FFFE])],
-    ids=["order", "length", "trailing-zero", "adjacent-values"],
+    [([1, 2], [2, 1]), ([0], [0, 0]), ([5, 0], [5]), ([0x10FFFF], [0x10FFFE]), ([97, 98], [98, 97])],
+    ids=["order", "length", "trailing-zero", "adjacent-values", "swapped-letters"],
 )
-def test_hash_runs_tells_similar_runs_apart(first: list[int], second: list[int]) -> None:
-    """Runs that differ in order, length or one value hash differently."""
-    first_hash, second_hash = hash_runs_of([first, second]).tolist()
+def test_token_hashes_tell_similar_runs_apart(first: list[int], second: list[int]) -> None:
+    """Runs that differ in order, length or one value hash differently (zeros included, thanks to the length)."""
+    first_hash, second_hash = token_hashes_of([first, second]).tolist()
     assert first_hash != second_hash
 
 
-@given(uint64_arrays(min_size=1, max_size=60), st.integers(1, 10))
-def test_shingle_hashes_match_the_reference(token_hashes: np.ndarray, size: int) -> None:
-    """Every window of `size` tokens hashes like the plain-Python polynomial; a short text is one window."""
-    tokens = token_hashes.tolist()
-    width = min(size, len(tokens))
-    expected = [shingle_hash_reference(tokens[i : i + width]) for i in range(len(tokens) - width + 1)]
-    assert hashing.shingle_hashes(token_hashes, size).tolist() == expected
+def test_no_runs_no_hashes() -> None:
+    """Without runs the result is an empty uint64 array."""
+    hashes = hashing.token_hashes(np.array([97, 98], dtype=np.uint32), np.zeros(0, np.int64), np.zeros(0, np.int64))
+    assert hashes.size == 0 and hashes.dtype == np.uint64
+
+
+# --- shingle hashes --------------------------------------------------------------------------------
+
+
+@given(token_hash_batches, st.integers(1, 10))
+def test_shingle_hashes_match_the_reference(texts: list[list[int]], size: int) -> None:
+    """Every window of `size` tokens inside one text hashes like the plain-Python polynomial, text by text."""
+    hashes, offsets = batch(texts)
+    shingles, shingle_offsets = hashing.shingle_hashes(hashes, offsets, size)
+    expected, expected_offsets = shingles_reference(texts, size)
+    assert shingles.dtype == np.uint64
+    assert shingles.tolist() == expected
+    assert shingle_offsets.tolist() == expected_offsets
+
+
+@given(token_hash_batches, st.integers(1, 6))
+def test_shingles_never_cross_texts(texts: list[list[int]], size: int) -> None:
+    """A batch gives each text exactly the shingles it gets alone: no window spans two texts."""
+    shingles, offsets = hashing.shingle_hashes(*batch(texts), size)
+    for i, tokens in enumerate(texts):
+        alone, alone_offsets = hashing.shingle_hashes(*batch([tokens]), size)
+        assert shingles[offsets[i] : offsets[i + 1]].tolist() == alone.tolist()
+        assert alone_offsets.tolist() == [0, offsets[i + 1] - offsets[i]]
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 4], ids=lambda count: f"{count}-tokens")
 def test_text_shorter_than_a_shingle_is_one_shingle(count: int) -> None:
     """A text with fewer tokens than the shingle size gives exactly one shingle, of all its tokens."""
-    token_hashes = np.arange(11, 11 + count, dtype=np.uint64)
-    shingles = hashing.shingle_hashes(token_hashes, 5)
-    assert shingles.tolist() == [shingle_hash_reference(token_hashes.tolist())]
+    short = list(range(11, 11 + count))
+    shingles, offsets = hashing.shingle_hashes(*batch([[1, 2, 3, 4, 5, 6], short, []]), 5)
+    assert shingles[offsets[1] : offsets[2]].tolist() == [shingle_hash_reference(short)]
+    assert offsets.tolist() == [0, 2, 3, 3]
 
 
-def test_no_tokens_no_shingles() -> None:
-    """An empty token sequence has no shingles."""
-    shingles = hashing.shingle_hashes(np.zeros(0, dtype=np.uint64), 3)
+@pytest.mark.parametrize("texts", [[], [[]], [[], [], []]], ids=["no-texts", "one-empty", "three-empty"])
+def test_no_tokens_no_shingles(texts: list[list[int]]) -> None:
+    """Texts without tokens have no shingles, and each still has its (empty) span of offsets."""
+    shingles, offsets = hashing.shingle_hashes(*batch(texts), 3)
     assert shingles.size == 0 and shingles.dtype == np.uint64
+    assert offsets.tolist() == [0] * (len(texts) + 1)
 
 
 def test_shingle_hashes_leave_the_token_hashes_alone() -> None:
     """Shingling does not modify the caller's token hashes."""
     token_hashes = np.arange(1, 9, dtype=np.uint64)
-    hashing.shingle_hashes(token_hashes, 3)
+    hashing.shingle_hashes(token_hashes, np.array([0, 3, 8]), 3)
     assert token_hashes.tolist() == list(range(1, 9))
 
 
@@ -149,9 +214,9 @@ def test_combine_hashes_a_pair_like_a_two_token_shingle(first: np.ndarray, secon
     assert hashing.combine(first, second).tolist() == expected
 
 
-@given(uint64_arrays(min_size=1))
-def test_fold32_xors_the_halves_into_32_bits(values: np.ndarray) -> None:
-    """fold32 gives uint32 values in [0, 2**32): the high half xor the low half."""
-    folded = hashing.fold32(values)
-    assert folded.dtype == np.uint32
-    assert folded.tolist() == [((v >> 32) ^ v) & 0xFFFFFFFF for v in values.tolist()]
+@given(uint64_arrays())
+def test_distinct_sorts_and_drops_repeats(values: np.ndarray) -> None:
+    """distinct() gives each value once, in increasing order, as uint64."""
+    result = hashing.distinct(np.concatenate((values, values[::-1])))
+    assert result.dtype == np.uint64
+    assert result.tolist() == sorted(set(values.tolist()))

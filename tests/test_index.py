@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from newsdedup import hashing
 from newsdedup.index import SignatureIndex
-from newsdedup.signatures import MinHasher
+from newsdedup.signatures import OnePermutationHasher
 
-HASHER = MinHasher(128, 1)
+HASHER = OnePermutationHasher(128, 1)
 
 
 def signature(elements: range | list[int]) -> np.ndarray:
-    return HASHER.sign(np.array(list(elements), dtype=np.uint32))
+    """The signature of a set of small integers, hashed to uniform 64-bit values first as shingles are."""
+    return HASHER.sign(hashing.fmix64(np.array(list(elements), dtype=np.uint64)))
 
 
 @pytest.fixture
 def index() -> SignatureIndex:
-    return SignatureIndex(num_perm=128, seed=1, lsh_threshold=0.3)
+    return SignatureIndex(num_perm=128, lsh_threshold=0.3)
 
 
 def test_query_finds_similar_sets_with_their_estimated_similarity(index: SignatureIndex) -> None:

@@ -44,7 +44,12 @@ class Settings:
     max_batch_size: int = _setting(1000, "Most articles in one BatchIngestArticles call.")
     max_id_length: int = _setting(512, "Longest article id accepted, in characters.")
     max_matches: int = _setting(10, "Most matches reported in an ingest or check result.")
-    num_perm: int = _setting(128, "MinHash permutations per signature (fixed for a data directory).")
+    num_perm: int = _setting(
+        128, "MinHash bins per near-duplicate signature, a power of two (fixed for a data directory)."
+    )
+    story_num_perm: int = _setting(
+        32, "MinHash bins per story signature over salient terms, a power of two (fixed for a data directory)."
+    )
     seed: int = _setting(1, "Seed of the MinHash permutations (fixed for a data directory).")
     shingle_size: int = _setting(3, "Words per shingle in the near-duplicate tier (fixed for a data directory).")
     near_threshold: float = _setting(
@@ -56,6 +61,11 @@ class Settings:
     salient_terms: int = _setting(64, "Salient terms kept per article for the story tier (fixed for a data directory).")
     story_threshold: float = _setting(
         0.2, "Cosine similarity of salient terms an article needs with a story cluster to join it."
+    )
+    story_term_share: float = _setting(
+        0.01,
+        "Largest share of articles a term may appear in to be a story term; the story signature signs an "
+        "article's story terms.",
     )
     story_lsh_threshold: float = _setting(
         0.1, "Jaccard similarity of salient-term sets the story LSH is tuned for when finding candidate clusters."
@@ -89,15 +99,23 @@ class Settings:
                 yield f"{name} must be at least 1, got {getattr(self, name)}"
         if not self.grace_period >= 0:  # written so that NaN fails too
             yield f"grace_period must be a number of seconds, zero or more, got {self.grace_period}"
-        if not 16 <= self.num_perm <= 1024:
-            yield f"num_perm must be in 16..1024, got {self.num_perm}"
+        for name in ("num_perm", "story_num_perm"):
+            value = getattr(self, name)
+            if not 16 <= value <= 1024 or value & (value - 1):
+                yield f"{name} must be a power of two in 16..1024, got {value}"
         if not 0 <= self.seed <= 2**32 - 1:  # the range numpy's RandomState accepts for the permutations
             yield f"seed must be in 0..4294967295, got {self.seed}"
         if not 1 <= self.shingle_size <= 10:
             yield f"shingle_size must be in 1..10, got {self.shingle_size}"
         if not 8 <= self.salient_terms <= 1024:
             yield f"salient_terms must be in 8..1024, got {self.salient_terms}"
-        for name in ("near_threshold", "near_lsh_threshold", "story_threshold", "story_lsh_threshold"):
+        for name in (
+            "near_threshold",
+            "near_lsh_threshold",
+            "story_threshold",
+            "story_lsh_threshold",
+            "story_term_share",
+        ):
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 yield f"{name} must be strictly between 0 and 1, got {value}"

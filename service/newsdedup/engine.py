@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from newsdedup import hashing, stories
+from newsdedup import stories, text
 from newsdedup.config import Settings
 from newsdedup.errors import Conflict, InvalidArgument, NewsdedupError, NotFound
 from newsdedup.index import SignatureIndex
@@ -54,10 +54,17 @@ from newsdedup.models import (
     Verdict,
 )
 from newsdedup.pagination import PagePosition, PageTokens
-from newsdedup.signatures import SCHEME, Analysis, Fingerprinter, estimate_jaccard, exact_jaccard
+from newsdedup.signatures import (
+    SCHEME,
+    Analysis,
+    Fingerprinter,
+    OnePermutationHasher,
+    article_text,
+    estimate_jaccard,
+    exact_jaccard,
+)
 from newsdedup.store import ArticleRow, ClusterRow, NewArticle, Store, cluster_id_for
 from newsdedup.stories import TermVector
-from newsdedup.text import term_strings
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +72,18 @@ DEFAULT_SEARCH_RESULTS = 10
 MAX_SEARCH_RESULTS = 1000
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+# Reports of one event share only about an eighth of their salient terms, so
+# the story LSH must find pairs near Jaccard 0.1; a missed candidate costs a
+# split story while an extra one costs one cosine. Weighing misses higher makes
+# datasketch's optimiser choose one-row bands (22 x 1 at threshold 0.1), which
+# on ECB+ finds more of each story than 64 x 2 with a third of the memory.
+STORY_LSH_WEIGHTS = (0.3, 0.7)
 # Story-LSH candidates considered per article, most similar salient-term sets first.
 STORY_CANDIDATES = 50
 # How many shared shingles and terms CompareArticles shows.
 EXPLANATION_SAMPLE = 20
 # Bumped whenever tokenisation or hashing changes what a text hashes to.
-HASHING_VERSION = 1
+HASHING_VERSION = 2
 
 _MICROS = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -135,15 +148,13 @@ class Engine:
         self.settings = settings
         self._clock = clock or (lambda: datetime.now(UTC))
         self._fingerprinter = Fingerprinter(settings.num_perm, settings.seed, settings.shingle_size)
-        self._minhasher = self._fingerprinter.minhasher
+        self._story_hasher = OnePermutationHasher(settings.story_num_perm, settings.seed)
         self._store = Store.open(settings.data_dir, settings.durability, self._signature_parameters())
-        self._near = SignatureIndex(
-            num_perm=settings.num_perm, seed=settings.seed, lsh_threshold=settings.near_lsh_threshold
-        )
+        self._near = SignatureIndex(num_perm=settings.num_perm, lsh_threshold=settings.near_lsh_threshold)
         self._story = SignatureIndex(
-            num_perm=settings.num_perm, seed=settings.seed, lsh_threshold=settings.story_lsh_threshold
+            num_perm=settings.story_num_perm, lsh_threshold=settings.story_lsh_threshold, weights=STORY_LSH_WEIGHTS
         )
-        self._terms = stories.TermStatistics(settings.term_prior_weight)
+        self._terms = stories.TermStatistics(settings.term_prior_weight, settings.story_term_share)
         self._centroids = stories.Centroids()
         self._lock = threading.Lock()
         self._page_tokens = PageTokens(self._page_token_key())
@@ -156,6 +167,7 @@ class Engine:
             "scheme": SCHEME,
             "hashing": HASHING_VERSION,
             "num_perm": s.num_perm,
+            "story_num_perm": s.story_num_perm,
             "seed": s.seed,
             "shingle_size": s.shingle_size,
             "salient_terms": s.salient_terms,
@@ -174,7 +186,7 @@ class Engine:
         """Load every stored article into the in-memory indexes."""
         started = datetime.now(UTC)
         members: dict[int, list[TermVector]] = {}
-        for item in self._store.indexed_articles(self.settings.num_perm):
+        for item in self._store.indexed_articles(self.settings.num_perm, self.settings.story_num_perm):
             self._near.insert(item.seq, item.near_signature)
             self._story.insert(item.seq, item.story_signature)
             self._terms.add(item.term_ids)
@@ -220,8 +232,36 @@ class Engine:
                 metadata={"article_id": article_id},
             )
 
+    def _analyze_many(self, articles: Sequence[ArticleInput], *, id_required: bool) -> list[Analysis | InvalidArgument]:
+        """Validate articles and analyse their texts in one batch; a bad article gets the error saying why."""
+        outcomes: list[Analysis | InvalidArgument | None] = []
+        positions: list[int] = []
+        texts: list[str] = []
+        for i, article in enumerate(articles):
+            try:
+                self._validate(article, id_required=id_required)
+            except InvalidArgument as error:
+                outcomes.append(error)
+                continue
+            outcomes.append(None)
+            positions.append(i)
+            texts.append(article_text(article.title, article.body))
+        for i, analysis in zip(positions, self._fingerprinter.analyze_batch(texts), strict=True):
+            outcomes[i] = analysis or InvalidArgument(
+                f"article {articles[i].id!r} has no words in its title or body (after removing site chrome)",
+                reason="NO_USABLE_TEXT",
+                metadata={"article_id": articles[i].id},
+            )
+        return [outcome for outcome in outcomes if outcome is not None]
+
     def _analyze(self, article: ArticleInput, *, id_required: bool) -> Analysis:
-        """Validate an article and analyse its text; raises InvalidArgument saying what is wrong."""
+        """Validate one article and analyse its text; raises InvalidArgument saying what is wrong."""
+        (outcome,) = self._analyze_many([article], id_required=id_required)
+        if isinstance(outcome, InvalidArgument):
+            raise outcome
+        return outcome
+
+    def _validate(self, article: ArticleInput, *, id_required: bool) -> None:
         self._validate_id(article.id, required=id_required)
         size = len(article.title.encode("utf-8", "surrogatepass")) + len(article.body.encode("utf-8", "surrogatepass"))
         if size > self.settings.max_text_bytes:
@@ -231,14 +271,19 @@ class Engine:
                 reason="TEXT_TOO_LARGE",
                 metadata={"limit": str(self.settings.max_text_bytes), "size": str(size), "article_id": article.id},
             )
-        analysis = self._fingerprinter.analyze(article.title, article.body)
-        if analysis is None:
-            raise InvalidArgument(
-                f"article {article.id!r} has no words in its title or body (after removing site chrome)",
-                reason="NO_USABLE_TEXT",
-                metadata={"article_id": article.id},
-            )
-        return analysis
+
+    def _story_features(self, analyses: Sequence[Analysis]) -> list[tuple[TermVector, np.ndarray]]:
+        """Each article's salient terms (for cluster centroids) and story signature (over its story terms).
+
+        Under the lock: both read the document frequencies.
+        """
+        if not analyses:
+            return []
+        batch = text.concatenate_terms([analysis.terms for analysis in analyses])
+        salient = stories.select_salient(batch, self._terms, self.settings.salient_terms)
+        story_terms = stories.story_set(batch.ids, batch.offsets, self._terms)
+        signatures = self._story_hasher.sign_batch(*story_terms)
+        return [(stories.vector(salient.text(i)), signatures[i]) for i in range(len(analyses))]
 
     # --- evidence (under the lock)
 
@@ -275,11 +320,11 @@ class Engine:
         rows = self._store.articles_by_seq([seq for seq, _ in hits])
         return [(rows[seq], similarity) for seq, similarity in hits if seq in rows]
 
-    def _assess(self, analysis: Analysis, pending: np.ndarray | None) -> _Assessment:
+    def _assess(
+        self, analysis: Analysis, salient: TermVector, story_signature: np.ndarray, pending: np.ndarray | None
+    ) -> _Assessment:
         """Decide verdict and cluster for an article that is not stored (yet)."""
         duplicates = self._find_duplicates(analysis.near_signature, analysis.content_hash)
-        salient = stories.select_salient(analysis.terms, self._terms, self.settings.salient_terms, pending)
-        story_signature = self._minhasher.sign(hashing.fold32(salient.ids))
         candidates = self._find_story_candidates(story_signature, frozenset())
         original = duplicates.original
         duplicate_clusters = []
@@ -343,26 +388,27 @@ class Engine:
     def ingest_many(self, articles: Sequence[ArticleInput]) -> list[ArticleResult | NewsdedupError]:
         """Store articles in order, in one transaction; a rejected article gets its error in its place.
 
-        Raises StorageUnavailable (and stores none of them) if the commit fails.
+        Salient terms are chosen with the document frequencies as they were
+        before the batch (each article counting itself), so a batch is
+        analysed in a few array passes. Raises StorageUnavailable (and stores
+        none of them) if the commit fails.
         """
-        prepared: list[Analysis | NewsdedupError] = []
-        for article in articles:
-            try:
-                prepared.append(self._analyze(article, id_required=True))
-            except InvalidArgument as error:
-                prepared.append(error)
+        prepared = self._analyze_many(articles, id_required=True)
+        analyses = [item for item in prepared if isinstance(item, Analysis)]
         outcomes: list[ArticleResult | NewsdedupError] = []
         with self._lock:
             undo: Undo = []
             try:
                 with self._store.transaction():
                     now = self._now()
-                    for article, analysis in zip(articles, prepared, strict=True):
-                        if isinstance(analysis, NewsdedupError):
-                            outcomes.append(analysis)
+                    features = iter(self._story_features(analyses))
+                    for article, item in zip(articles, prepared, strict=True):
+                        if isinstance(item, NewsdedupError):
+                            outcomes.append(item)
                             continue
+                        salient, story_signature = next(features)
                         try:
-                            outcomes.append(self._ingest_one(article, analysis, now, undo))
+                            outcomes.append(self._ingest_one(article, item, salient, story_signature, now, undo))
                         except Conflict as error:
                             outcomes.append(error)
             except BaseException:
@@ -371,14 +417,22 @@ class Engine:
                 raise
         return outcomes
 
-    def _ingest_one(self, article: ArticleInput, analysis: Analysis, now: int, undo: Undo) -> ArticleResult:
+    def _ingest_one(
+        self,
+        article: ArticleInput,
+        analysis: Analysis,
+        salient: TermVector,
+        story_signature: np.ndarray,
+        now: int,
+        undo: Undo,
+    ) -> ArticleResult:
         existing = self._store.article_by_id(article.id)
         if existing is not None:
             return self._existing_result(existing, analysis)
         term_ids = analysis.terms.ids
         self._terms.add(term_ids)
         undo.append(lambda: self._terms.remove(term_ids))
-        assessment = self._assess(analysis, pending=None)
+        assessment = self._assess(analysis, salient, story_signature, pending=None)
         published = to_micros(article.published_at) if article.published_at else now
         cluster = self._apply_placement(assessment.placement, assessment.salient, published, now, undo)
         original = assessment.duplicates.original
@@ -497,7 +551,7 @@ class Engine:
             existing = self._store.article_by_id(article.id) if article.id else None
             if existing is not None:
                 return self._existing_result(existing, analysis)
-            assessment = self._assess(analysis, pending=analysis.terms.ids)
+            assessment = self._assess(analysis, *self._story_features([analysis])[0], pending=analysis.terms.ids)
             return self._hypothetical_result(article.id, analysis, assessment, self.settings.max_matches)
 
     def _hypothetical_result(
@@ -528,7 +582,7 @@ class Engine:
         if article is not None:
             analysis = self._analyze(article, id_required=False)
             with self._lock:
-                assessment = self._assess(analysis, pending=analysis.terms.ids)
+                assessment = self._assess(analysis, *self._story_features([analysis])[0], pending=analysis.terms.ids)
                 return self._hypothetical_result(article.id, analysis, assessment, limit, min_similarity).matches
         if not article_id:
             raise InvalidArgument("give either article_id or article to search for", reason="MISSING_QUERY")
@@ -677,14 +731,12 @@ class Engine:
     def compare(self, first: ArticleInput, second: ArticleInput) -> Comparison:
         """Score two texts against each other and show the shared evidence; nothing is stored."""
         analyses = [self._analyze(first, id_required=False), self._analyze(second, id_required=False)]
-        normalized, tokens = self._fingerprinter.tokens(first.title, first.body)
+        texts = [article_text(article.title, article.body) for article in (first, second)]
+        tokens = text.tokenize_batch(texts)
         with self._lock:
-            salient = [
-                stories.select_salient(a.terms, self._terms, self.settings.salient_terms, pending=a.terms.ids)
-                for a in analyses
-            ]
-            story_similarity = stories.cosine(salient[0], salient[1], self._terms)
-            weights = [vector.weights(self._terms) for vector in salient]
+            (first_salient, _), (second_salient, _) = self._story_features(analyses)
+            story_similarity = stories.cosine(first_salient, second_salient, self._terms)
+            weights = [vector.weights(self._terms) for vector in (first_salient, second_salient)]
         a, b = analyses
         similarity = float(estimate_jaccard(a.near_signature, b.near_signature[None, :])[0])
         if a.content_hash == b.content_hash:
@@ -695,21 +747,25 @@ class Engine:
             relation = Relation.SAME_STORY
         else:
             relation = Relation.UNSPECIFIED
-        hashes, strings = self._fingerprinter.shingle_strings(normalized, tokens)
-        shared = np.isin(hashes, b.shingles)
+        first_tokens, second_tokens = tokens.text(0), tokens.text(1)
+        first_shingles = self._fingerprinter.shingle_set(first_tokens)
+        second_shingles = self._fingerprinter.shingle_set(second_tokens)
+        normalized = text.normalize(texts[0])
+        hashes, strings = self._fingerprinter.shingle_strings(normalized, first_tokens)
+        shared = np.isin(hashes, second_shingles)
         shared_shingles = list(dict.fromkeys(s for s, keep in zip(strings, shared, strict=True) if keep))
-        _, i, j = np.intersect1d(salient[0].ids, salient[1].ids, assume_unique=True, return_indices=True)
-        names = term_strings(normalized, tokens)
-        telling = sorted(zip(weights[0][i] * weights[1][j], salient[0].ids[i].tolist(), strict=True), reverse=True)
+        _, i, j = np.intersect1d(first_salient.ids, second_salient.ids, assume_unique=True, return_indices=True)
+        names = text.term_strings(normalized, first_tokens)
+        telling = sorted(zip(weights[0][i] * weights[1][j], first_salient.ids[i].tolist(), strict=True), reverse=True)
         return Comparison(
             similarity=similarity,
-            exact_similarity=exact_jaccard(a.shingles, b.shingles),
+            exact_similarity=exact_jaccard(first_shingles, second_shingles),
             story_similarity=story_similarity,
             relation=relation,
             shared_shingles=shared_shingles[:EXPLANATION_SAMPLE],
             shared_terms=[names[term] for _, term in telling[:EXPLANATION_SAMPLE] if term in names],
-            first_shingle_count=len(a.shingles),
-            second_shingle_count=len(b.shingles),
+            first_shingle_count=len(first_shingles),
+            second_shingle_count=len(second_shingles),
         )
 
     def parameters(self) -> IndexParameters:
@@ -722,6 +778,7 @@ class Engine:
             near_duplicate=TierParameters(s.near_threshold, self._near.bands, self._near.rows),
             story=TierParameters(s.story_threshold, self._story.bands, self._story.rows),
             salient_terms=s.salient_terms,
+            story_num_perm=s.story_num_perm,
         )
 
     def stats(self) -> Stats:

@@ -13,20 +13,37 @@ size during iteration"): the engine holds its lock around every call.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from datasketch import LeanMinHash, MinHashLSH
+from datasketch import MinHashLSH
 
 from newsdedup.signatures import SCHEME, estimate_jaccard
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """What MinHashLSH needs of a MinHash: its hash values, their number and the scheme that made them.
+
+    MinHashLSH checks that every sketch it indexes has the same scheme, so a
+    signature made some other way can never be mixed into an index.
+    """
+
+    hashvalues: np.ndarray
+    scheme: str = SCHEME
+
+    def __len__(self) -> int:
+        return len(self.hashvalues)
 
 
 class SignatureIndex:
     """MinHash LSH over integer keys, with the signatures kept for verification."""
 
-    def __init__(self, *, num_perm: int, seed: int, lsh_threshold: float) -> None:
+    def __init__(self, *, num_perm: int, lsh_threshold: float, weights: tuple[float, float] = (0.5, 0.5)) -> None:
         self.num_perm = num_perm
-        self.seed = seed
-        # datasketch's optimiser picks bands and rows for the threshold.
-        self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm)
+        # datasketch's optimiser picks bands and rows for the threshold, weighing
+        # false positives against false negatives as `weights` says.
+        self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm, weights=weights)
         self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
         self._slot_of: dict[int, int] = {}
         self._free_slots: list[int] = []
@@ -45,14 +62,11 @@ class SignatureIndex:
     def __contains__(self, key: int) -> bool:
         return key in self._slot_of
 
-    def _minhash(self, signature: np.ndarray) -> LeanMinHash:
-        return LeanMinHash(seed=self.seed, hashvalues=signature, scheme=SCHEME)
-
     def insert(self, key: int, signature: np.ndarray) -> None:
         """Index `signature` under `key`; the key must not be indexed yet."""
         if key in self._slot_of:
             raise KeyError(f"key {key} is already indexed")
-        self._lsh.insert(key, self._minhash(signature), check_duplication=False)
+        self._lsh.insert(key, Sketch(signature), check_duplication=False)
         slot = self._free_slots.pop() if self._free_slots else len(self._slot_of)
         if slot >= len(self._signatures):
             grown = np.zeros((2 * len(self._signatures), self.num_perm), dtype=np.uint32)
@@ -76,7 +90,7 @@ class SignatureIndex:
         self, signature: np.ndarray, min_similarity: float, exclude: int | None = None
     ) -> list[tuple[int, float]]:
         """Candidates at least `min_similarity` similar (estimated), best first, as (key, similarity)."""
-        keys = [key for key in self._lsh.query(self._minhash(signature)) if key != exclude]
+        keys = [key for key in self._lsh.query(Sketch(signature)) if key != exclude]
         if not keys:
             return []
         similarities = self.similarities(signature, keys)

@@ -147,6 +147,7 @@ class IndexParameters:
     near_duplicate: TierParameters
     story: TierParameters
     salient_terms: int
+    story_num_perm: int
 
 
 @dataclass(frozen=True)

@@ -1,62 +1,100 @@
 """MinHash signatures and content hashes: the hot path from text to fingerprint.
 
-The signatures are datasketch's "affine32" MinHash, reproduced bit for bit
-with numpy so a whole shingle set is signed in a few array operations instead
-of one Python call per shingle: each 32-bit shingle hash is pre-mixed with the
-MurmurHash3 32-bit finaliser, permuted as a*h + b mod 2**32 with datasketch's
-own permutation parameters for the seed, and the minimum per permutation
-kept. A signature made here equals `datasketch.MinHash(num_perm, seed,
-hashfunc=identity).update_batch(shingle_hashes)` (a test checks), so
-datasketch's MinHashLSH indexes it as one of its own.
+Signatures use one-permutation hashing with optimal densification
+(Li, Owen and Zhang 2012; Shrivastava 2017). Classic MinHash applies k hash
+functions to every element, k * n operations per set; one-permutation
+hashing hashes each element once, uses the top bits to pick one of k bins and
+keeps the minimum of the other bits per bin, n operations in all. Bins that
+no element falls into borrow the value of a non-empty bin chosen by a fixed
+probe sequence (the same for every set, so equal sets stay equal and the
+collision probability of a bin stays the Jaccard similarity). The estimator
+is the share of equal bins, with accuracy matching k-permutation MinHash
+(benchmarks/hashing.py measures it).
+
+For a whole batch, signing is one `np.minimum.at` over (text, bin) cells, and
+the signatures are what datasketch's MinHashLSH indexes (see index.py).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import xxhash
-from datasketch import MinHash
 
 from newsdedup import boilerplate, hashing, text
 
-SCHEME = "affine32"
-_U32 = np.uint32
+SCHEME = "oph-dens32"
+_EMPTY = np.uint64(1 << 32)  # above every 32-bit value
+_LOW_32 = np.uint64(0xFFFFFFFF)
+# Probes per empty bin before falling back to the first non-empty bin; a set
+# with one element of 128 bins needs 128 on average, and 4096 fail to find it
+# with probability (127/128)**4096 ~ 1e-14.
+_MAX_PROBES = 4096
+# Probes tried at once: most empty bins are filled by one of the first few.
+_PROBE_BLOCKS = (4, 28, 96, 384, 1536, 2048)
+_MIX = np.uint64(0xD6E8FEB86659FD93)  # odd
 
 
-def _fmix32(values: np.ndarray) -> np.ndarray:
-    """MurmurHash3's 32-bit finaliser, as datasketch applies it before permuting."""
-    h = values.astype(np.uint32, copy=True)
-    h ^= h >> _U32(16)
-    h *= _U32(0x85EBCA6B)
-    h ^= h >> _U32(13)
-    h *= _U32(0xC2B2AE35)
-    h ^= h >> _U32(16)
-    return h
-
-
-class MinHasher:
-    """Signs sets of 32-bit hashes with `num_perm` affine32 permutations drawn from `seed`."""
+class OnePermutationHasher:
+    """Signs sets of 64-bit hashes with `num_perm` bins (a power of two), from `seed`."""
 
     def __init__(self, num_perm: int, seed: int) -> None:
+        if num_perm < 2 or num_perm & (num_perm - 1):
+            raise ValueError(f"num_perm must be a power of two, got {num_perm}")
         self.num_perm = num_perm
         self.seed = seed
-        a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
-        self._a = np.ascontiguousarray(a, dtype=np.uint32)[:, None]
-        self._b = np.ascontiguousarray(b, dtype=np.uint32)[:, None]
+        self._shift = np.uint64(64 - int(math.log2(num_perm)))
+        self._salt = hashing.fmix64(np.array([seed], dtype=np.uint64))[0]
+        # The inputs are already uniform 64-bit hashes (or their top 48 bits), so
+        # salting and one odd multiplication suffice to spread them over the
+        # bins (top bits) and values (low 32 bits): a bijection of the input.
+        self._probes = np.random.default_rng(seed).integers(0, num_perm, size=(num_perm, _MAX_PROBES), dtype=np.int16)
 
-    def sign(self, hashes32: np.ndarray) -> np.ndarray:
-        """The signature (uint32[num_perm]) of a non-empty set of 32-bit hashes."""
-        if hashes32.size == 0:
+    def sign_batch(self, hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Signatures (uint32[texts, num_perm]) of the sets hashes[offsets[i]:offsets[i+1]].
+
+        A text with an empty set gets a row of 0xFFFFFFFF, which callers never index.
+        """
+        texts, k = len(offsets) - 1, self.num_perm
+        mixed = (hashes ^ self._salt) * _MIX
+        owners = np.repeat(np.arange(texts, dtype=np.int64), np.diff(offsets))
+        cells = owners * k + (mixed >> self._shift).astype(np.int64)
+        flat = np.full(texts * k, _EMPTY, dtype=np.uint64)
+        np.minimum.at(flat, cells, mixed & _LOW_32)
+        signatures = flat.reshape(texts, k)
+        self._densify(signatures)
+        return np.minimum(signatures, _LOW_32).astype(np.uint32)
+
+    def sign(self, hashes: np.ndarray) -> np.ndarray:
+        """The signature of one non-empty set."""
+        if hashes.size == 0:
             raise ValueError("cannot sign an empty set")
-        permuted = self._a * _fmix32(hashes32)[None, :] + self._b
-        return permuted.min(axis=1)
+        return self.sign_batch(hashes, np.array([0, hashes.size]))[0]
+
+    def _densify(self, signatures: np.ndarray) -> None:
+        """Fill each empty bin from the first non-empty bin on its probe sequence."""
+        filled = signatures != _EMPTY
+        rows, columns = np.nonzero(~filled & filled.any(axis=1)[:, None])
+        start = 0
+        for width in _PROBE_BLOCKS:
+            if rows.size == 0:
+                return
+            candidates = self._probes[columns, start : start + width].astype(np.intp)
+            start += width
+            hits = filled[rows[:, None], candidates]
+            found = hits.any(axis=1)
+            chosen = candidates[found, hits[found].argmax(axis=1)]
+            signatures[rows[found], columns[found]] = signatures[rows[found], chosen]
+            rows, columns = rows[~found], columns[~found]
+        for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
+            signatures[row, column] = signatures[row, np.flatnonzero(filled[row])[0]]
 
 
 def estimate_jaccard(signature: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Estimated Jaccard similarity of one signature against each row of `others`."""
-    if others.ndim == 1:
-        return np.array([np.count_nonzero(signature == others) / len(signature)])
+    """Estimated Jaccard similarity of one signature against each row of `others` (2-D)."""
     return np.count_nonzero(others == signature[None, :], axis=1) / signature.shape[0]
 
 
@@ -80,41 +118,51 @@ class Analysis:
 
     content_hash: int  # xxh3-64 of the token sequence, 0..2**64-1
     token_count: int
-    shingles: np.ndarray  # uint64, distinct, sorted
     near_signature: np.ndarray  # uint32[num_perm]
     terms: text.Terms
 
 
 class Fingerprinter:
-    """Turns article text into an `Analysis`: normalise, tokenise, shingle, hash, sign."""
+    """Turns article texts into `Analysis` values: normalise, tokenise, shingle, hash, sign."""
 
     def __init__(self, num_perm: int, seed: int, shingle_size: int) -> None:
-        self.minhasher = MinHasher(num_perm, seed)
+        self.hasher = OnePermutationHasher(num_perm, seed)
         self.shingle_size = shingle_size
 
-    def tokens(self, title: str, body: str) -> tuple[str, text.Tokens]:
-        normalized = text.normalize(article_text(title, body))
-        return normalized, text.tokenize(normalized)
+    def analyze_batch(self, texts: Sequence[str]) -> list[Analysis | None]:
+        """The analysis of each text (None for a text without a single word), all in a few array passes."""
+        tokens = text.tokenize_batch(texts)
+        shingles, shingle_offsets = hashing.shingle_hashes(tokens.hashes, tokens.offsets, self.shingle_size)
+        signatures = self.hasher.sign_batch(shingles, shingle_offsets)
+        terms = text.terms(tokens)
+        results: list[Analysis | None] = []
+        for i, (start, stop) in enumerate(zip(tokens.offsets[:-1].tolist(), tokens.offsets[1:].tolist(), strict=True)):
+            if start == stop:
+                results.append(None)
+                continue
+            results.append(
+                Analysis(
+                    # Hashing the token sequence makes whitespace and punctuation
+                    # differences irrelevant: same words in the same order = same content.
+                    content_hash=xxhash.xxh3_64_intdigest(tokens.hashes[start:stop].tobytes()),
+                    token_count=stop - start,
+                    near_signature=signatures[i],
+                    terms=terms.text(i),
+                )
+            )
+        return results
 
     def analyze(self, title: str, body: str) -> Analysis | None:
-        """The analysis of an article, or None if its text holds no words at all."""
-        _, tokens = self.tokens(title, body)
-        if len(tokens) == 0:
-            return None
-        shingles = np.unique(hashing.shingle_hashes(tokens.hashes, self.shingle_size))
-        return Analysis(
-            # Hashing the token sequence makes whitespace and punctuation
-            # differences irrelevant: same words in the same order = same content.
-            content_hash=xxhash.xxh3_64_intdigest(tokens.hashes.tobytes()),
-            token_count=len(tokens),
-            shingles=shingles,
-            near_signature=self.minhasher.sign(hashing.fold32(shingles)),
-            terms=text.terms(tokens),
-        )
+        """The analysis of one article, or None if its text holds no words at all."""
+        return self.analyze_batch([article_text(title, body)])[0]
+
+    def shingle_set(self, tokens: text.Tokens) -> np.ndarray:
+        """The distinct shingle hashes of one text (for exact Jaccard)."""
+        return hashing.distinct(hashing.shingle_hashes(tokens.hashes, tokens.offsets, self.shingle_size)[0])
 
     def shingle_strings(self, normalized: str, tokens: text.Tokens) -> tuple[np.ndarray, list[str]]:
         """Every shingle's hash and text, in text order (for explanations)."""
         words = tokens.strings(normalized)
-        hashes = hashing.shingle_hashes(tokens.hashes, self.shingle_size)
+        hashes = hashing.shingle_hashes(tokens.hashes, tokens.offsets, self.shingle_size)[0]
         width = min(self.shingle_size, len(words))
         return hashes, [" ".join(words[i : i + width]) for i in range(len(hashes))]

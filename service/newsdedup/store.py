@@ -336,7 +336,7 @@ class Store:
     def delete_article(self, seq: int) -> None:
         self._db.execute("DELETE FROM articles WHERE seq = ?", (seq,))
 
-    def indexed_articles(self, num_perm: int) -> Iterator[IndexedArticle]:
+    def indexed_articles(self, num_perm: int, story_num_perm: int) -> Iterator[IndexedArticle]:
         """Every stored article's signatures and terms, in ingest order, to rebuild the indexes from."""
         rows = self._db.execute(
             "SELECT seq, cluster_seq, near_signature, story_signature, salient_ids, salient_counts, term_ids "
@@ -345,7 +345,7 @@ class Store:
         for seq, cluster, near, story, salient_ids, salient_counts, term_ids in rows:
             near_signature = np.frombuffer(near, dtype=np.uint32)
             story_signature = np.frombuffer(story, dtype=np.uint32)
-            if len(near_signature) != num_perm or len(story_signature) != num_perm:
+            if len(near_signature) != num_perm or len(story_signature) != story_num_perm:
                 raise IncompatibleData(f"article seq {seq} in {self.location} has a signature of the wrong length")
             yield IndexedArticle(
                 seq, cluster, near_signature, story_signature,

@@ -30,6 +30,7 @@ from importlib import resources
 
 import numpy as np
 
+from newsdedup import hashing
 from newsdedup.text import Terms
 
 # Document frequencies are counted in hashed buckets so memory stays fixed (32 MiB)
@@ -37,6 +38,8 @@ from newsdedup.text import Terms
 # frequent one (odds ~1/4000 for the thousand most frequent) merely looks common.
 DF_BUCKETS = 1 << 22
 _BUCKET_MASK = np.uint64(DF_BUCKETS - 1)
+_COMMON = np.int32(1 << 30)  # flag on the count of a word common in the language
+_COUNT_MASK = np.int32((1 << 30) - 1)
 TERM_PRIOR_FILE = "term_prior.npz"
 
 
@@ -52,48 +55,74 @@ def term_prior() -> tuple[np.ndarray, np.ndarray]:
 
 
 class TermStatistics:
-    """How many articles contain each term, for inverse document frequency.
+    """How many articles contain each term: for inverse document frequency and for story terms.
 
-    The counts start from a prior worth `prior_weight` imaginary articles, in
-    which each common word of 42 languages occurs as often as in real text
-    (`term_prior`). Without it a fresh service cannot tell "the" from
-    "coalition" when both occur in its first two articles; as real articles
-    arrive they outweigh the prior.
+    Real counts are kept beside a prior (`term_prior`): the share of articles
+    expected to contain each common word of 42 languages. For idf the prior
+    counts as `prior_weight` imaginary articles, so a fresh service can tell
+    "the" from "coalition" when both occur in its first two articles, and real
+    articles outweigh it as they arrive. A word whose prior share reaches
+    `story_share` is common in the language and never a story term; that flag
+    sits in the high bit of its bucket's count, so `specific` reads one table.
     """
 
-    def __init__(self, prior_weight: float = 0.0) -> None:
-        self._df = np.zeros(DF_BUCKETS, dtype=np.float64)
-        self.documents = float(prior_weight)
+    def __init__(self, prior_weight: float = 0.0, story_share: float = 1.0) -> None:
+        self._counts = np.zeros(DF_BUCKETS, dtype=np.int32)  # real count, plus _COMMON for common words
+        self._prior = np.zeros(DF_BUCKETS, dtype=np.float32)
+        self._prior_weight = float(prior_weight)
+        self.story_share = story_share
+        self.documents = 0
         if prior_weight > 0:
             term_ids, shares = term_prior()
-            np.maximum.at(self._df, _buckets(term_ids), prior_weight * shares)
+            np.maximum.at(self._prior, _buckets(term_ids), shares.astype(np.float32))
+        self._counts[self._prior >= story_share] = _COMMON
 
     def add(self, term_ids: np.ndarray) -> None:
         """Count one more article holding these terms."""
         # A bucket counts an article once, even when two of its terms share it:
         # so a bucket's count never exceeds the number of articles.
-        np.add.at(self._df, np.unique(_buckets(term_ids)), 1)
+        np.add.at(self._counts, hashing.distinct(_buckets(term_ids)), 1)
         self.documents += 1
 
     def remove(self, term_ids: np.ndarray) -> None:
         """Forget one article holding these terms."""
-        np.subtract.at(self._df, np.unique(_buckets(term_ids)), 1)
+        np.subtract.at(self._counts, hashing.distinct(_buckets(term_ids)), 1)
         self.documents -= 1
 
+    def _df(self, buckets: np.ndarray) -> np.ndarray:
+        real = self._counts[buckets] & _COUNT_MASK
+        return real + self._prior_weight * self._prior[buckets].astype(np.float64)
+
+    def idf_with_itself(self, term_ids: np.ndarray) -> np.ndarray:
+        """idf as if one more article, holding each of these terms, were counted (its own document frequency)."""
+        return np.log((self.documents + self._prior_weight + 2.0) / (self._df(_buckets(term_ids)) + 1.5))
+
     def idf(self, term_ids: np.ndarray, pending: np.ndarray | None = None) -> np.ndarray:
-        """log((N + 1) / (df + 0.5)) per term; always positive.
+        """log((N + 1) / (df + 0.5)) per term, the prior included; always positive.
 
         `pending` is the sorted term set of an article being checked but not
         stored: the result is then what it would be had it been stored, so a
         check and an ingest score alike.
         """
         buckets = _buckets(term_ids)
-        df = self._df[buckets]
-        documents = self.documents
+        df = self._df(buckets)
+        documents = self.documents + self._prior_weight
         if pending is not None:
             df += np.isin(buckets, _buckets(pending))
             documents += 1
         return np.log((documents + 1.0) / (df + 0.5))
+
+    def specific(self, term_ids: np.ndarray, min_documents: int) -> np.ndarray:
+        """Which terms are specific enough to identify a story, for an article holding them that is not counted yet.
+
+        A term is specific when it is rare in the language (prior share below
+        `story_share`) and occurs in fewer than `story_share` of the articles,
+        counted as at least `min_documents`: until the store is large, the
+        articles of one emerging story must not make its own words look common.
+        A common word's count carries _COMMON, far above any limit.
+        """
+        limit = self.story_share * max(self.documents + 1, min_documents)
+        return self._counts[_buckets(term_ids)] + 1 < limit
 
 
 @dataclass(frozen=True)
@@ -114,16 +143,53 @@ class TermVector:
 EMPTY_VECTOR = TermVector(np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float64))
 
 
-def select_salient(
-    terms: Terms, statistics: TermStatistics, limit: int, pending: np.ndarray | None = None
-) -> TermVector:
-    """The `limit` terms with the highest TF-IDF weight (ties broken by term id, for determinism)."""
-    vector = TermVector(terms.ids, terms.counts)
-    if len(vector) <= limit:
-        return TermVector(terms.ids, terms.counts.astype(np.float64))
-    order = np.lexsort((terms.ids, -vector.weights(statistics, pending)))[:limit]
-    keep = np.sort(order)
-    return TermVector(terms.ids[keep], terms.counts[keep].astype(np.float64))
+def select_salient(terms: Terms, statistics: TermStatistics, limit: int) -> Terms:
+    """Each text's `limit` terms of highest TF-IDF weight, for a batch of texts not yet counted.
+
+    Weights use the document frequencies as they are, plus the text itself (as
+    if it had just been stored), so a check and an ingest choose alike. Ids
+    stay sorted within each text. One stable integer sort ranks every text's
+    terms: the text index, then the weight (as float32 bits, which order like
+    the numbers); equal weights keep their order within the text, which is id
+    order, so a text's choice does not depend on the batch around it.
+    """
+    texts = len(terms.offsets) - 1
+    owners = np.repeat(np.arange(texts, dtype=np.uint64), np.diff(terms.offsets))
+    weights = (1.0 + np.log(terms.counts.astype(np.float32))) * statistics.idf_with_itself(terms.ids).astype(np.float32)
+    descending = np.uint64(0xFFFFFFFF) - weights.view(np.uint32).astype(np.uint64)
+    order = np.argsort((owners << np.uint64(32)) | descending, kind="stable")
+    ranks = np.arange(len(order)) - terms.offsets[owners[order].astype(np.intp)]
+    keep = np.sort(order[ranks < limit])
+    offsets = np.concatenate(([0], np.cumsum(np.bincount(owners[keep].astype(np.intp), minlength=texts))))
+    return Terms(offsets, terms.ids[keep], terms.counts[keep])
+
+
+# Until the store holds this many articles, a term counts as specific while in
+# fewer than max_share of this many (100 at the default 1%).
+STORY_TERM_MIN_DOCUMENTS = 10_000
+
+
+def story_set(term_ids: np.ndarray, offsets: np.ndarray, statistics: TermStatistics) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's story terms: its terms specific enough to identify a story (`TermStatistics.specific`).
+
+    The story signature signs this set: names, places and other specific
+    words, not words common in the language or spread over many stories. A
+    text with no such term keeps all its terms. Works on distinct terms or on
+    occurrences alike (a MinHash ignores repeats).
+    """
+    keep = statistics.specific(term_ids, STORY_TERM_MIN_DOCUMENTS)
+    kept_before = np.concatenate(([0], np.cumsum(keep)))[offsets]
+    empty = np.flatnonzero(np.diff(kept_before) == 0)
+    if empty.size:
+        for text in empty.tolist():
+            keep[offsets[text] : offsets[text + 1]] = True
+        kept_before = np.concatenate(([0], np.cumsum(keep)))[offsets]
+    return term_ids[keep], kept_before
+
+
+def vector(terms: Terms) -> TermVector:
+    """A single text's terms as a term vector."""
+    return TermVector(terms.ids, terms.counts.astype(np.float64))
 
 
 def cosine(
@@ -144,11 +210,15 @@ def cosine(
 def add_vectors(first: TermVector, second: TermVector, sign: float = 1.0) -> TermVector:
     """first + sign * second, dropping terms whose count falls to zero."""
     ids = np.concatenate((first.ids, second.ids))
+    if len(ids) == 0:
+        return EMPTY_VECTOR
     counts = np.concatenate((first.counts, sign * second.counts))
-    merged_ids, inverse = np.unique(ids, return_inverse=True)
-    merged_counts = np.bincount(inverse, weights=counts, minlength=len(merged_ids))
+    order = np.argsort(ids, kind="stable")
+    ids, counts = ids[order], counts[order]
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    merged_counts = np.add.reduceat(counts, starts)
     keep = merged_counts > 1e-9
-    return TermVector(merged_ids[keep], merged_counts[keep])
+    return TermVector(ids[starts][keep], merged_counts[keep])
 
 
 class Centroids:

@@ -152,6 +152,7 @@ def _parameters(value: IndexParameters) -> pb.IndexParameters:
         near_duplicate=_tier(value.near_duplicate),
         story=_tier(value.story),
         salient_terms=value.salient_terms,
+        story_num_perm=value.story_num_perm,
     )
 
 

@@ -26,19 +26,19 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n newsdedup/v1/dedup_service.proto\x12\x0cnewsdedup.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\x93\x01\n\x07\x41rticle\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x30\n\x0cpublished_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08language\x18\x07 \x01(\t\"m\n\x05Match\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x12\n\nsimilarity\x18\x02 \x01(\x01\x12(\n\x08relation\x18\x03 \x01(\x0e\x32\x16.newsdedup.v1.Relation\x12\x12\n\ncluster_id\x18\x04 \x01(\t\"\xee\x01\n\rArticleResult\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12&\n\x07verdict\x18\x02 \x01(\x0e\x32\x15.newsdedup.v1.Verdict\x12\x14\n\x0c\x64uplicate_of\x18\x03 \x01(\t\x12$\n\x07matches\x18\x04 \x03(\x0b\x32\x13.newsdedup.v1.Match\x12\x12\n\ncluster_id\x18\x05 \x01(\t\x12\x14\n\x0c\x63luster_size\x18\x06 \x01(\x03\x12\x18\n\x10\x61lready_ingested\x18\x07 \x01(\x08\x12!\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x12.google.rpc.Status\"\xa4\x02\n\rStoredArticle\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x30\n\x0cpublished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bingested_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x07verdict\x18\x07 \x01(\x0e\x32\x15.newsdedup.v1.Verdict\x12\x14\n\x0c\x64uplicate_of\x18\x08 \x01(\t\x12\x12\n\ncluster_id\x18\t \x01(\t\x12\x14\n\x0c\x63ontent_hash\x18\n \x01(\t\x12\x10\n\x08language\x18\x0b \x01(\t\"\xad\x02\n\x07\x43luster\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x13\n\x0b\x61rticle_ids\x18\x03 \x03(\t\x12!\n\x19representative_article_id\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12\x36\n\x12\x66irst_published_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_published_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12merged_cluster_ids\x18\x08 \x03(\t\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\x0eTierParameters\x12\x11\n\tthreshold\x18\x01 \x01(\x01\x12\r\n\x05\x62\x61nds\x18\x02 \x01(\x05\x12\x0c\n\x04rows\x18\x03 \x01(\x05\"\xd1\x01\n\x0fIndexParameters\x12\x14\n\x0cshingle_size\x18\x01 \x01(\x05\x12\x10\n\x08num_perm\x18\x02 \x01(\x05\x12\x0e\n\x06scheme\x18\x03 \x01(\t\x12\x0c\n\x04seed\x18\x04 \x01(\x03\x12\x34\n\x0enear_duplicate\x18\x05 \x01(\x0b\x32\x1c.newsdedup.v1.TierParameters\x12+\n\x05story\x18\x06 \x01(\x0b\x32\x1c.newsdedup.v1.TierParameters\x12\x15\n\rsalient_terms\x18\x07 \x01(\x05\">\n\x14IngestArticleRequest\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.newsdedup.v1.Article\"D\n\x15IngestArticleResponse\x12+\n\x06result\x18\x01 \x01(\x0b\x32\x1b.newsdedup.v1.ArticleResult\"E\n\x1a\x42\x61tchIngestArticlesRequest\x12\'\n\x08\x61rticles\x18\x01 \x03(\x0b\x32\x15.newsdedup.v1.Article\"K\n\x1b\x42\x61tchIngestArticlesResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.newsdedup.v1.ArticleResult\"E\n\x1bStreamIngestArticlesRequest\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.newsdedup.v1.Article\"K\n\x1cStreamIngestArticlesResponse\x12+\n\x06result\x18\x01 \x01(\x0b\x32\x1b.newsdedup.v1.ArticleResult\"=\n\x13\x43heckArticleRequest\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.newsdedup.v1.Article\"C\n\x14\x43heckArticleResponse\x12+\n\x06result\x18\x01 \x01(\x0b\x32\x1b.newsdedup.v1.ArticleResult\"\'\n\x11GetArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"B\n\x12GetArticleResponse\x12,\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x1b.newsdedup.v1.StoredArticle\"*\n\x14\x44\x65leteArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteArticleResponse\"\x94\x01\n\x1cSearchSimilarArticlesRequest\x12\x14\n\narticle_id\x18\x01 \x01(\tH\x00\x12(\n\x07\x61rticle\x18\x02 \x01(\x0b\x32\x15.newsdedup.v1.ArticleH\x00\x12\x13\n\x0bmax_results\x18\x03 \x01(\x05\x12\x16\n\x0emin_similarity\x18\x04 \x01(\x01\x42\x07\n\x05query\"E\n\x1dSearchSimilarArticlesResponse\x12$\n\x07matches\x18\x01 \x03(\x0b\x32\x13.newsdedup.v1.Match\"K\n\x11GetClusterRequest\x12\x14\n\ncluster_id\x18\x01 \x01(\tH\x00\x12\x14\n\narticle_id\x18\x02 \x01(\tH\x00\x42\n\n\x08selector\"<\n\x12GetClusterResponse\x12&\n\x07\x63luster\x18\x01 \x01(\x0b\x32\x15.newsdedup.v1.Cluster\"|\n\x13ListClustersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08min_size\x18\x03 \x01(\x05\x12,\n\x08order_by\x18\x04 \x01(\x0e\x32\x1a.newsdedup.v1.ClusterOrder\"X\n\x14ListClustersResponse\x12\'\n\x08\x63lusters\x18\x01 \x03(\x0b\x32\x15.newsdedup.v1.Cluster\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\x16\x43ompareArticlesRequest\x12$\n\x05\x66irst\x18\x01 \x01(\x0b\x32\x15.newsdedup.v1.Article\x12%\n\x06second\x18\x02 \x01(\x0b\x32\x15.newsdedup.v1.Article\"\xf5\x01\n\x17\x43ompareArticlesResponse\x12\x12\n\nsimilarity\x18\x01 \x01(\x01\x12\x18\n\x10\x65xact_similarity\x18\x02 \x01(\x01\x12\x18\n\x10story_similarity\x18\x03 \x01(\x01\x12(\n\x08relation\x18\x04 \x01(\x0e\x32\x16.newsdedup.v1.Relation\x12\x17\n\x0fshared_shingles\x18\x05 \x03(\t\x12\x14\n\x0cshared_terms\x18\x06 \x03(\t\x12\x1b\n\x13\x66irst_shingle_count\x18\x07 \x01(\x03\x12\x1c\n\x14second_shingle_count\x18\x08 \x01(\x03\"\x11\n\x0fGetStatsRequest\"\xee\x01\n\x10GetStatsResponse\x12\x15\n\rarticle_count\x18\x01 \x01(\x03\x12\x15\n\rcluster_count\x18\x02 \x01(\x03\x12\x17\n\x0f\x64uplicate_count\x18\x03 \x01(\x03\x12\x1d\n\x15\x65xact_duplicate_count\x18\x04 \x01(\x03\x12\x1c\n\x14near_duplicate_count\x18\x05 \x01(\x03\x12\x31\n\nparameters\x18\x06 \x01(\x0b\x32\x1d.newsdedup.v1.IndexParameters\x12#\n\x1bmulti_article_cluster_count\x18\x07 \x01(\x03*o\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x12\n\x0eVERDICT_UNIQUE\x10\x01\x12\x1a\n\x16VERDICT_NEAR_DUPLICATE\x10\x02\x12\x1b\n\x17VERDICT_EXACT_DUPLICATE\x10\x03*x\n\x08Relation\x12\x18\n\x14RELATION_UNSPECIFIED\x10\x00\x12\x1c\n\x18RELATION_EXACT_DUPLICATE\x10\x01\x12\x1b\n\x17RELATION_NEAR_DUPLICATE\x10\x02\x12\x17\n\x13RELATION_SAME_STORY\x10\x03*l\n\x0c\x43lusterOrder\x12\x1d\n\x19\x43LUSTER_ORDER_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43LUSTER_ORDER_LARGEST\x10\x01\x12\"\n\x1e\x43LUSTER_ORDER_RECENTLY_UPDATED\x10\x02\x32\x8e\x08\n\x0c\x44\x65\x64upService\x12X\n\rIngestArticle\x12\".newsdedup.v1.IngestArticleRequest\x1a#.newsdedup.v1.IngestArticleResponse\x12j\n\x13\x42\x61tchIngestArticles\x12(.newsdedup.v1.BatchIngestArticlesRequest\x1a).newsdedup.v1.BatchIngestArticlesResponse\x12q\n\x14StreamIngestArticles\x12).newsdedup.v1.StreamIngestArticlesRequest\x1a*.newsdedup.v1.StreamIngestArticlesResponse(\x01\x30\x01\x12U\n\x0c\x43heckArticle\x12!.newsdedup.v1.CheckArticleRequest\x1a\".newsdedup.v1.CheckArticleResponse\x12O\n\nGetArticle\x12\x1f.newsdedup.v1.GetArticleRequest\x1a .newsdedup.v1.GetArticleResponse\x12X\n\rDeleteArticle\x12\".newsdedup.v1.DeleteArticleRequest\x1a#.newsdedup.v1.DeleteArticleResponse\x12p\n\x15SearchSimilarArticles\x12*.newsdedup.v1.SearchSimilarArticlesRequest\x1a+.newsdedup.v1.SearchSimilarArticlesResponse\x12O\n\nGetCluster\x12\x1f.newsdedup.v1.GetClusterRequest\x1a .newsdedup.v1.GetClusterResponse\x12U\n\x0cListClusters\x12!.newsdedup.v1.ListClustersRequest\x1a\".newsdedup.v1.ListClustersResponse\x12^\n\x0f\x43ompareArticles\x12$.newsdedup.v1.CompareArticlesRequest\x1a%.newsdedup.v1.CompareArticlesResponse\x12I\n\x08GetStats\x12\x1d.newsdedup.v1.GetStatsRequest\x1a\x1e.newsdedup.v1.GetStatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n newsdedup/v1/dedup_service.proto\x12\x0cnewsdedup.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\x93\x01\n\x07\x41rticle\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\t\x12\x0b\n\x03url\x18\x04 \x01(\t\x12\x0e\n\x06source\x18\x05 \x01(\t\x12\x30\n\x0cpublished_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08language\x18\x07 \x01(\t\"m\n\x05Match\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12\x12\n\nsimilarity\x18\x02 \x01(\x01\x12(\n\x08relation\x18\x03 \x01(\x0e\x32\x16.newsdedup.v1.Relation\x12\x12\n\ncluster_id\x18\x04 \x01(\t\"\xee\x01\n\rArticleResult\x12\x12\n\narticle_id\x18\x01 \x01(\t\x12&\n\x07verdict\x18\x02 \x01(\x0e\x32\x15.newsdedup.v1.Verdict\x12\x14\n\x0c\x64uplicate_of\x18\x03 \x01(\t\x12$\n\x07matches\x18\x04 \x03(\x0b\x32\x13.newsdedup.v1.Match\x12\x12\n\ncluster_id\x18\x05 \x01(\t\x12\x14\n\x0c\x63luster_size\x18\x06 \x01(\x03\x12\x18\n\x10\x61lready_ingested\x18\x07 \x01(\x08\x12!\n\x05\x65rror\x18\x08 \x01(\x0b\x32\x12.google.rpc.Status\"\xa4\x02\n\rStoredArticle\x12\n\n\x02id\x18\x01 \x01(\t\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0b\n\x03url\x18\x03 \x01(\t\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x30\n\x0cpublished_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bingested_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x07verdict\x18\x07 \x01(\x0e\x32\x15.newsdedup.v1.Verdict\x12\x14\n\x0c\x64uplicate_of\x18\x08 \x01(\t\x12\x12\n\ncluster_id\x18\t \x01(\t\x12\x14\n\x0c\x63ontent_hash\x18\n \x01(\t\x12\x10\n\x08language\x18\x0b \x01(\t\"\xad\x02\n\x07\x43luster\x12\x12\n\ncluster_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x13\n\x0b\x61rticle_ids\x18\x03 \x03(\t\x12!\n\x19representative_article_id\x18\x04 \x01(\t\x12\r\n\x05title\x18\x05 \x01(\t\x12\x36\n\x12\x66irst_published_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_published_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12merged_cluster_ids\x18\x08 \x03(\t\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"@\n\x0eTierParameters\x12\x11\n\tthreshold\x18\x01 \x01(\x01\x12\r\n\x05\x62\x61nds\x18\x02 \x01(\x05\x12\x0c\n\x04rows\x18\x03 \x01(\x05\"\xe9\x01\n\x0fIndexParameters\x12\x14\n\x0cshingle_size\x18\x01 \x01(\x05\x12\x10\n\x08num_perm\x18\x02 \x01(\x05\x12\x0e\n\x06scheme\x18\x03 \x01(\t\x12\x0c\n\x04seed\x18\x04 \x01(\x03\x12\x34\n\x0enear_duplicate\x18\x05 \x01(\x0b\x32\x1c.newsdedup.v1.TierParameters\x12+\n\x05story\x18\x06 \x01(\x0b\x32\x1c.newsdedup.v1.TierParameters\x12\x15\n\rsalient_terms\x18\x07 \x01(\x05\x12\x16\n\x0estory_num_perm\x18\x08 \x01(\x05\">\n\x14IngestArticleRequest\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.newsdedup.v1.Article\"D\n\x15IngestArticleResponse\x12+\n\x06result\x18\x01 \x01(\x0b\x32\x1b.newsdedup.v1.ArticleResult\"E\n\x1a\x42\x61tchIngestArticlesRequest\x12\'\n\x08\x61rticles\x18\x01 \x03(\x0b\x32\x15.newsdedup.v1.Article\"K\n\x1b\x42\x61tchIngestArticlesResponse\x12,\n\x07results\x18\x01 \x03(\x0b\x32\x1b.newsdedup.v1.ArticleResult\"E\n\x1bStreamIngestArticlesRequest\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.newsdedup.v1.Article\"K\n\x1cStreamIngestArticlesResponse\x12+\n\x06result\x18\x01 \x01(\x0b\x32\x1b.newsdedup.v1.ArticleResult\"=\n\x13\x43heckArticleRequest\x12&\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x15.newsdedup.v1.Article\"C\n\x14\x43heckArticleResponse\x12+\n\x06result\x18\x01 \x01(\x0b\x32\x1b.newsdedup.v1.ArticleResult\"\'\n\x11GetArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"B\n\x12GetArticleResponse\x12,\n\x07\x61rticle\x18\x01 \x01(\x0b\x32\x1b.newsdedup.v1.StoredArticle\"*\n\x14\x44\x65leteArticleRequest\x12\x12\n\narticle_id\x18\x01 \x01(\t\"\x17\n\x15\x44\x65leteArticleResponse\"\x94\x01\n\x1cSearchSimilarArticlesRequest\x12\x14\n\narticle_id\x18\x01 \x01(\tH\x00\x12(\n\x07\x61rticle\x18\x02 \x01(\x0b\x32\x15.newsdedup.v1.ArticleH\x00\x12\x13\n\x0bmax_results\x18\x03 \x01(\x05\x12\x16\n\x0emin_similarity\x18\x04 \x01(\x01\x42\x07\n\x05query\"E\n\x1dSearchSimilarArticlesResponse\x12$\n\x07matches\x18\x01 \x03(\x0b\x32\x13.newsdedup.v1.Match\"K\n\x11GetClusterRequest\x12\x14\n\ncluster_id\x18\x01 \x01(\tH\x00\x12\x14\n\narticle_id\x18\x02 \x01(\tH\x00\x42\n\n\x08selector\"<\n\x12GetClusterResponse\x12&\n\x07\x63luster\x18\x01 \x01(\x0b\x32\x15.newsdedup.v1.Cluster\"|\n\x13ListClustersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08min_size\x18\x03 \x01(\x05\x12,\n\x08order_by\x18\x04 \x01(\x0e\x32\x1a.newsdedup.v1.ClusterOrder\"X\n\x14ListClustersResponse\x12\'\n\x08\x63lusters\x18\x01 \x03(\x0b\x32\x15.newsdedup.v1.Cluster\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\x16\x43ompareArticlesRequest\x12$\n\x05\x66irst\x18\x01 \x01(\x0b\x32\x15.newsdedup.v1.Article\x12%\n\x06second\x18\x02 \x01(\x0b\x32\x15.newsdedup.v1.Article\"\xf5\x01\n\x17\x43ompareArticlesResponse\x12\x12\n\nsimilarity\x18\x01 \x01(\x01\x12\x18\n\x10\x65xact_similarity\x18\x02 \x01(\x01\x12\x18\n\x10story_similarity\x18\x03 \x01(\x01\x12(\n\x08relation\x18\x04 \x01(\x0e\x32\x16.newsdedup.v1.Relation\x12\x17\n\x0fshared_shingles\x18\x05 \x03(\t\x12\x14\n\x0cshared_terms\x18\x06 \x03(\t\x12\x1b\n\x13\x66irst_shingle_count\x18\x07 \x01(\x03\x12\x1c\n\x14second_shingle_count\x18\x08 \x01(\x03\"\x11\n\x0fGetStatsRequest\"\xee\x01\n\x10GetStatsResponse\x12\x15\n\rarticle_count\x18\x01 \x01(\x03\x12\x15\n\rcluster_count\x18\x02 \x01(\x03\x12\x17\n\x0f\x64uplicate_count\x18\x03 \x01(\x03\x12\x1d\n\x15\x65xact_duplicate_count\x18\x04 \x01(\x03\x12\x1c\n\x14near_duplicate_count\x18\x05 \x01(\x03\x12\x31\n\nparameters\x18\x06 \x01(\x0b\x32\x1d.newsdedup.v1.IndexParameters\x12#\n\x1bmulti_article_cluster_count\x18\x07 \x01(\x03*o\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x12\n\x0eVERDICT_UNIQUE\x10\x01\x12\x1a\n\x16VERDICT_NEAR_DUPLICATE\x10\x02\x12\x1b\n\x17VERDICT_EXACT_DUPLICATE\x10\x03*x\n\x08Relation\x12\x18\n\x14RELATION_UNSPECIFIED\x10\x00\x12\x1c\n\x18RELATION_EXACT_DUPLICATE\x10\x01\x12\x1b\n\x17RELATION_NEAR_DUPLICATE\x10\x02\x12\x17\n\x13RELATION_SAME_STORY\x10\x03*l\n\x0c\x43lusterOrder\x12\x1d\n\x19\x43LUSTER_ORDER_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43LUSTER_ORDER_LARGEST\x10\x01\x12\"\n\x1e\x43LUSTER_ORDER_RECENTLY_UPDATED\x10\x02\x32\x8e\x08\n\x0c\x44\x65\x64upService\x12X\n\rIngestArticle\x12\".newsdedup.v1.IngestArticleRequest\x1a#.newsdedup.v1.IngestArticleResponse\x12j\n\x13\x42\x61tchIngestArticles\x12(.newsdedup.v1.BatchIngestArticlesRequest\x1a).newsdedup.v1.BatchIngestArticlesResponse\x12q\n\x14StreamIngestArticles\x12).newsdedup.v1.StreamIngestArticlesRequest\x1a*.newsdedup.v1.StreamIngestArticlesResponse(\x01\x30\x01\x12U\n\x0c\x43heckArticle\x12!.newsdedup.v1.CheckArticleRequest\x1a\".newsdedup.v1.CheckArticleResponse\x12O\n\nGetArticle\x12\x1f.newsdedup.v1.GetArticleRequest\x1a .newsdedup.v1.GetArticleResponse\x12X\n\rDeleteArticle\x12\".newsdedup.v1.DeleteArticleRequest\x1a#.newsdedup.v1.DeleteArticleResponse\x12p\n\x15SearchSimilarArticles\x12*.newsdedup.v1.SearchSimilarArticlesRequest\x1a+.newsdedup.v1.SearchSimilarArticlesResponse\x12O\n\nGetCluster\x12\x1f.newsdedup.v1.GetClusterRequest\x1a .newsdedup.v1.GetClusterResponse\x12U\n\x0cListClusters\x12!.newsdedup.v1.ListClustersRequest\x1a\".newsdedup.v1.ListClustersResponse\x12^\n\x0f\x43ompareArticles\x12$.newsdedup.v1.CompareArticlesRequest\x1a%.newsdedup.v1.CompareArticlesResponse\x12I\n\x08GetStats\x12\x1d.newsdedup.v1.GetStatsRequest\x1a\x1e.newsdedup.v1.GetStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'newsdedup.v1.dedup_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VERDICT']._serialized_start=3415
-  _globals['_VERDICT']._serialized_end=3526
-  _globals['_RELATION']._serialized_start=3528
-  _globals['_RELATION']._serialized_end=3648
-  _globals['_CLUSTERORDER']._serialized_start=3650
-  _globals['_CLUSTERORDER']._serialized_end=3758
+  _globals['_VERDICT']._serialized_start=3439
+  _globals['_VERDICT']._serialized_end=3550
+  _globals['_RELATION']._serialized_start=3552
+  _globals['_RELATION']._serialized_end=3672
+  _globals['_CLUSTERORDER']._serialized_start=3674
+  _globals['_CLUSTERORDER']._serialized_end=3782
   _globals['_ARTICLE']._serialized_start=109
   _globals['_ARTICLE']._serialized_end=256
   _globals['_MATCH']._serialized_start=258
@@ -52,51 +52,51 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TIERPARAMETERS']._serialized_start=1209
   _globals['_TIERPARAMETERS']._serialized_end=1273
   _globals['_INDEXPARAMETERS']._serialized_start=1276
-  _globals['_INDEXPARAMETERS']._serialized_end=1485
-  _globals['_INGESTARTICLEREQUEST']._serialized_start=1487
-  _globals['_INGESTARTICLEREQUEST']._serialized_end=1549
-  _globals['_INGESTARTICLERESPONSE']._serialized_start=1551
-  _globals['_INGESTARTICLERESPONSE']._serialized_end=1619
-  _globals['_BATCHINGESTARTICLESREQUEST']._serialized_start=1621
-  _globals['_BATCHINGESTARTICLESREQUEST']._serialized_end=1690
-  _globals['_BATCHINGESTARTICLESRESPONSE']._serialized_start=1692
-  _globals['_BATCHINGESTARTICLESRESPONSE']._serialized_end=1767
-  _globals['_STREAMINGESTARTICLESREQUEST']._serialized_start=1769
-  _globals['_STREAMINGESTARTICLESREQUEST']._serialized_end=1838
-  _globals['_STREAMINGESTARTICLESRESPONSE']._serialized_start=1840
-  _globals['_STREAMINGESTARTICLESRESPONSE']._serialized_end=1915
-  _globals['_CHECKARTICLEREQUEST']._serialized_start=1917
-  _globals['_CHECKARTICLEREQUEST']._serialized_end=1978
-  _globals['_CHECKARTICLERESPONSE']._serialized_start=1980
-  _globals['_CHECKARTICLERESPONSE']._serialized_end=2047
-  _globals['_GETARTICLEREQUEST']._serialized_start=2049
-  _globals['_GETARTICLEREQUEST']._serialized_end=2088
-  _globals['_GETARTICLERESPONSE']._serialized_start=2090
-  _globals['_GETARTICLERESPONSE']._serialized_end=2156
-  _globals['_DELETEARTICLEREQUEST']._serialized_start=2158
-  _globals['_DELETEARTICLEREQUEST']._serialized_end=2200
-  _globals['_DELETEARTICLERESPONSE']._serialized_start=2202
-  _globals['_DELETEARTICLERESPONSE']._serialized_end=2225
-  _globals['_SEARCHSIMILARARTICLESREQUEST']._serialized_start=2228
-  _globals['_SEARCHSIMILARARTICLESREQUEST']._serialized_end=2376
-  _globals['_SEARCHSIMILARARTICLESRESPONSE']._serialized_start=2378
-  _globals['_SEARCHSIMILARARTICLESRESPONSE']._serialized_end=2447
-  _globals['_GETCLUSTERREQUEST']._serialized_start=2449
-  _globals['_GETCLUSTERREQUEST']._serialized_end=2524
-  _globals['_GETCLUSTERRESPONSE']._serialized_start=2526
-  _globals['_GETCLUSTERRESPONSE']._serialized_end=2586
-  _globals['_LISTCLUSTERSREQUEST']._serialized_start=2588
-  _globals['_LISTCLUSTERSREQUEST']._serialized_end=2712
-  _globals['_LISTCLUSTERSRESPONSE']._serialized_start=2714
-  _globals['_LISTCLUSTERSRESPONSE']._serialized_end=2802
-  _globals['_COMPAREARTICLESREQUEST']._serialized_start=2804
-  _globals['_COMPAREARTICLESREQUEST']._serialized_end=2905
-  _globals['_COMPAREARTICLESRESPONSE']._serialized_start=2908
-  _globals['_COMPAREARTICLESRESPONSE']._serialized_end=3153
-  _globals['_GETSTATSREQUEST']._serialized_start=3155
-  _globals['_GETSTATSREQUEST']._serialized_end=3172
-  _globals['_GETSTATSRESPONSE']._serialized_start=3175
-  _globals['_GETSTATSRESPONSE']._serialized_end=3413
-  _globals['_DEDUPSERVICE']._serialized_start=3761
-  _globals['_DEDUPSERVICE']._serialized_end=4799
+  _globals['_INDEXPARAMETERS']._serialized_end=1509
+  _globals['_INGESTARTICLEREQUEST']._serialized_start=1511
+  _globals['_INGESTARTICLEREQUEST']._serialized_end=1573
+  _globals['_INGESTARTICLERESPONSE']._serialized_start=1575
+  _globals['_INGESTARTICLERESPONSE']._serialized_end=1643
+  _globals['_BATCHINGESTARTICLESREQUEST']._serialized_start=1645
+  _globals['_BATCHINGESTARTICLESREQUEST']._serialized_end=1714
+  _globals['_BATCHINGESTARTICLESRESPONSE']._serialized_start=1716
+  _globals['_BATCHINGESTARTICLESRESPONSE']._serialized_end=1791
+  _globals['_STREAMINGESTARTICLESREQUEST']._serialized_start=1793
+  _globals['_STREAMINGESTARTICLESREQUEST']._serialized_end=1862
+  _globals['_STREAMINGESTARTICLESRESPONSE']._serialized_start=1864
+  _globals['_STREAMINGESTARTICLESRESPONSE']._serialized_end=1939
+  _globals['_CHECKARTICLEREQUEST']._serialized_start=1941
+  _globals['_CHECKARTICLEREQUEST']._serialized_end=2002
+  _globals['_CHECKARTICLERESPONSE']._serialized_start=2004
+  _globals['_CHECKARTICLERESPONSE']._serialized_end=2071
+  _globals['_GETARTICLEREQUEST']._serialized_start=2073
+  _globals['_GETARTICLEREQUEST']._serialized_end=2112
+  _globals['_GETARTICLERESPONSE']._serialized_start=2114
+  _globals['_GETARTICLERESPONSE']._serialized_end=2180
+  _globals['_DELETEARTICLEREQUEST']._serialized_start=2182
+  _globals['_DELETEARTICLEREQUEST']._serialized_end=2224
+  _globals['_DELETEARTICLERESPONSE']._serialized_start=2226
+  _globals['_DELETEARTICLERESPONSE']._serialized_end=2249
+  _globals['_SEARCHSIMILARARTICLESREQUEST']._serialized_start=2252
+  _globals['_SEARCHSIMILARARTICLESREQUEST']._serialized_end=2400
+  _globals['_SEARCHSIMILARARTICLESRESPONSE']._serialized_start=2402
+  _globals['_SEARCHSIMILARARTICLESRESPONSE']._serialized_end=2471
+  _globals['_GETCLUSTERREQUEST']._serialized_start=2473
+  _globals['_GETCLUSTERREQUEST']._serialized_end=2548
+  _globals['_GETCLUSTERRESPONSE']._serialized_start=2550
+  _globals['_GETCLUSTERRESPONSE']._serialized_end=2610
+  _globals['_LISTCLUSTERSREQUEST']._serialized_start=2612
+  _globals['_LISTCLUSTERSREQUEST']._serialized_end=2736
+  _globals['_LISTCLUSTERSRESPONSE']._serialized_start=2738
+  _globals['_LISTCLUSTERSRESPONSE']._serialized_end=2826
+  _globals['_COMPAREARTICLESREQUEST']._serialized_start=2828
+  _globals['_COMPAREARTICLESREQUEST']._serialized_end=2929
+  _globals['_COMPAREARTICLESRESPONSE']._serialized_start=2932
+  _globals['_COMPAREARTICLESRESPONSE']._serialized_end=3177
+  _globals['_GETSTATSREQUEST']._serialized_start=3179
+  _globals['_GETSTATSREQUEST']._serialized_end=3196
+  _globals['_GETSTATSRESPONSE']._serialized_start=3199
+  _globals['_GETSTATSRESPONSE']._serialized_end=3437
+  _globals['_DEDUPSERVICE']._serialized_start=3785
+  _globals['_DEDUPSERVICE']._serialized_end=4823
 # @@protoc_insertion_point(module_scope)

@@ -151,7 +151,7 @@ class TierParameters(_message.Message):
     def __init__(self, threshold: _Optional[float] = ..., bands: _Optional[int] = ..., rows: _Optional[int] = ...) -> None: ...
 
 class IndexParameters(_message.Message):
-    __slots__ = ("shingle_size", "num_perm", "scheme", "seed", "near_duplicate", "story", "salient_terms")
+    __slots__ = ("shingle_size", "num_perm", "scheme", "seed", "near_duplicate", "story", "salient_terms", "story_num_perm")
     SHINGLE_SIZE_FIELD_NUMBER: _ClassVar[int]
     NUM_PERM_FIELD_NUMBER: _ClassVar[int]
     SCHEME_FIELD_NUMBER: _ClassVar[int]
@@ -159,6 +159,7 @@ class IndexParameters(_message.Message):
     NEAR_DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     STORY_FIELD_NUMBER: _ClassVar[int]
     SALIENT_TERMS_FIELD_NUMBER: _ClassVar[int]
+    STORY_NUM_PERM_FIELD_NUMBER: _ClassVar[int]
     shingle_size: int
     num_perm: int
     scheme: str
@@ -166,7 +167,8 @@ class IndexParameters(_message.Message):
     near_duplicate: TierParameters
     story: TierParameters
     salient_terms: int
-    def __init__(self, shingle_size: _Optional[int] = ..., num_perm: _Optional[int] = ..., scheme: _Optional[str] = ..., seed: _Optional[int] = ..., near_duplicate: _Optional[_Union[TierParameters, _Mapping]] = ..., story: _Optional[_Union[TierParameters, _Mapping]] = ..., salient_terms: _Optional[int] = ...) -> None: ...
+    story_num_perm: int
+    def __init__(self, shingle_size: _Optional[int] = ..., num_perm: _Optional[int] = ..., scheme: _Optional[str] = ..., seed: _Optional[int] = ..., near_duplicate: _Optional[_Union[TierParameters, _Mapping]] = ..., story: _Optional[_Union[TierParameters, _Mapping]] = ..., salient_terms: _Optional[int] = ..., story_num_perm: _Optional[int] = ...) -> None: ...
 
 class IngestArticleRequest(_message.Message):
     __slots__ = ("article",)
