@@ -6,6 +6,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from newsdedup import engine as engine_module
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.errors import Conflict, InvalidArgument, NotFound, StorageUnavailable
@@ -425,3 +426,33 @@ def test_stats_count_articles_clusters_and_duplicates(engine: Engine, seeds) -> 
     assert (stats.article_count, stats.exact_duplicate_count, stats.near_duplicate_count) == (4, 1, 1)
     assert (stats.cluster_count, stats.multi_article_cluster_count, stats.duplicate_count) == (2, 1, 2)
     assert stats.parameters.near_duplicate.bands * stats.parameters.near_duplicate.rows <= stats.parameters.num_perm
+
+
+def test_evicted_story_centroids_are_reloaded_to_the_same_answers(
+    monkeypatch: pytest.MonkeyPatch, ecbplus: list[dict]
+) -> None:
+    """With room for two centroids, clusters and results match an engine that keeps them all, deletes included."""
+    docs = [doc for doc in ecbplus if doc["topic"] in (1, 2, 3, 4)]
+    deleted = {doc["doc_id"] for doc in docs[:60:3]}
+
+    def replay() -> tuple[list, list]:
+        engine = Engine(Settings(data_dir=""))
+        results = [engine.ingest(ArticleInput(id=doc["doc_id"], body=doc["text"])) for doc in docs[:60]]
+        for article_id in sorted(deleted):
+            cluster = engine._row(article_id).cluster_seq
+            engine.delete_article(article_id)
+            cached, stored = engine._centroids.get(cluster), engine._load_centroid(cluster)
+            assert cached.ids.tolist() == stored.ids.tolist() and cached.counts.tolist() == stored.counts.tolist()
+        # Placing these reads the centroids the deletes left behind.
+        results += [engine.ingest(ArticleInput(id=doc["doc_id"], body=doc["text"])) for doc in docs[60:]]
+        clusters = [
+            engine.get_cluster(article_id=doc["doc_id"]).article_ids for doc in docs if doc["doc_id"] not in deleted
+        ]
+        engine.close()
+        return results, clusters
+
+    cached = replay()
+    monkeypatch.setattr(engine_module, "CENTROID_CACHE_CLUSTERS", 2)
+    reloaded = replay()
+    assert reloaded == cached
+    assert len({tuple(ids) for ids in cached[1]}) > 2, "more clusters than the cache holds"

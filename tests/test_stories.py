@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from newsdedup import stories, text
+from newsdedup import hashing, stories, text
 from newsdedup.stories import (
     DF_BUCKETS,
+    EMPTY_VECTOR,
     STORY_TERM_MIN_DOCUMENTS,
     Centroids,
     Placement,
@@ -119,6 +120,21 @@ def test_add_then_remove_restores_the_statistics(stored: np.ndarray, article: np
     statistics.remove(article)
     assert statistics.documents == 1
     assert statistics.idf(probe).tolist() == before.tolist()
+
+
+@given(st.lists(distinct_ids, max_size=5))
+def test_counting_many_articles_at_once_is_counting_them_one_by_one(articles: list[np.ndarray]) -> None:
+    """add_many, as the startup rebuild uses it, counts exactly what add counts article by article."""
+    one_by_one, at_once = TermStatistics(prior_weight=300.0), TermStatistics(prior_weight=300.0)
+    for article in articles:
+        one_by_one.add(article)
+    lengths = [len(article) for article in articles]
+    flat = np.concatenate([ids(), *articles])
+    at_once.add_many(flat, np.concatenate(([0], np.cumsum(lengths, dtype=np.int64))))
+    assert at_once.documents == one_by_one.documents == len(articles)
+    probe = hashing.distinct(flat)
+    assert at_once.idf(probe).tolist() == one_by_one.idf(probe).tolist()
+    assert at_once.specific(probe, 1).tolist() == one_by_one.specific(probe, 1).tolist()
 
 
 @given(distinct_ids, distinct_ids, distinct_ids)
@@ -358,9 +374,13 @@ def test_add_vectors_sums_counts_term_by_term(first: TermVector, second: TermVec
 # --- Centroids -------------------------------------------------------------------------------------
 
 
+def nothing_stored(cluster: int) -> TermVector:
+    return EMPTY_VECTOR
+
+
 def test_centroid_add_subtract_and_merge() -> None:
     """Centroids sum their articles' vectors, forget one on subtract, and fold a merged cluster in."""
-    centroids = Centroids()
+    centroids = Centroids(nothing_stored, capacity=10)
     centroids.add(1, vector({10: 1, 11: 2}))
     centroids.add(1, vector({11: 1}))
     centroids.add(2, vector({12: 4}))
@@ -368,12 +388,12 @@ def test_centroid_add_subtract_and_merge() -> None:
     centroids.merge(1, 2)
     assert centroids.get(1).ids.tolist() == [10, 11, 12] and len(centroids) == 1
     centroids.subtract(1, vector({10: 1, 11: 3, 12: 4}))
-    assert len(centroids) == 0 and len(centroids.get(1)) == 0
+    assert len(centroids.get(1)) == 0
 
 
-def test_snapshot_restores_changed_new_and_removed_centroids() -> None:
-    """restore() puts back every snapshotted centroid: changed ones, merged-away ones, and absent ones stay absent."""
-    centroids = Centroids()
+def test_snapshot_restores_changed_new_and_merged_centroids() -> None:
+    """restore() puts back every snapshotted centroid: changed ones, merged-away ones, and new ones empty."""
+    centroids = Centroids(nothing_stored, capacity=10)
     centroids.add(1, vector({10: 1}))
     centroids.add(2, vector({20: 2}))
     centroids.add(3, vector({30: 3}))
@@ -387,7 +407,23 @@ def test_snapshot_restores_changed_new_and_removed_centroids() -> None:
     assert centroids.get(1) is before[1] and centroids.get(2) is before[2]
     assert len(centroids.get(4)) == 0
     assert centroids.get(3).ids.tolist() == [30, 31]
-    assert len(centroids) == 3
+
+
+def test_centroids_beyond_the_capacity_are_reloaded_from_the_store() -> None:
+    """The least recently used centroid is evicted; getting it again loads it, and recent ones stay cached."""
+    stored = {cluster: vector({cluster: float(cluster)}) for cluster in range(1, 5)}
+    loads: list[int] = []
+
+    def load(cluster: int) -> TermVector:
+        loads.append(cluster)
+        return stored[cluster]
+
+    centroids = Centroids(load, capacity=2)
+    for cluster in (1, 2, 1, 3):  # 3 evicts 2, the least recently used
+        centroids.get(cluster)
+    assert loads == [1, 2, 3] and len(centroids) == 2
+    assert centroids.get(1) is stored[1] and loads == [1, 2, 3]
+    assert centroids.get(2) is stored[2] and loads == [1, 2, 3, 2]
 
 
 # --- place -----------------------------------------------------------------------------------------
@@ -398,7 +434,7 @@ SHARED = {t: 1 for t in range(100, 108)}
 
 
 def centroids_of(clusters: dict[int, dict[int, float]]) -> Centroids:
-    centroids = Centroids()
+    centroids = Centroids(nothing_stored, capacity=100)
     for cluster, counts in clusters.items():
         centroids.add(cluster, vector(counts))
     return centroids
@@ -422,7 +458,8 @@ def test_article_below_threshold_starts_a_new_cluster() -> None:
 
 def test_article_without_candidates_starts_a_new_cluster() -> None:
     """No candidates: a new cluster, similarity 0."""
-    assert place(vector({1: 1}), [], [], Centroids(), EMPTY_STATISTICS, 0.2) == Placement(None, (), 0.0)
+    centroids = Centroids(nothing_stored, capacity=100)
+    assert place(vector({1: 1}), [], [], centroids, EMPTY_STATISTICS, 0.2) == Placement(None, (), 0.0)
 
 
 def test_article_joins_the_most_similar_candidate() -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -84,6 +85,8 @@ STORY_CANDIDATES = 50
 EXPLANATION_SAMPLE = 20
 # Bumped whenever tokenisation or hashing changes what a text hashes to.
 HASHING_VERSION = 2
+# Story centroids kept in memory; others are summed from the store when needed.
+CENTROID_CACHE_CLUSTERS = 50_000
 
 _MICROS = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -155,7 +158,7 @@ class Engine:
             num_perm=settings.story_num_perm, lsh_threshold=settings.story_lsh_threshold, weights=STORY_LSH_WEIGHTS
         )
         self._terms = stories.TermStatistics(settings.term_prior_weight, settings.story_term_share)
-        self._centroids = stories.Centroids()
+        self._centroids = stories.Centroids(self._load_centroid, CENTROID_CACHE_CLUSTERS)
         self._lock = threading.Lock()
         self._page_tokens = PageTokens(self._page_token_key())
         self._rebuild()
@@ -183,27 +186,25 @@ class Engine:
         return bytes.fromhex(key)
 
     def _rebuild(self) -> None:
-        """Load every stored article into the in-memory indexes."""
-        started = datetime.now(UTC)
-        members: dict[int, list[TermVector]] = {}
-        for item in self._store.indexed_articles(self.settings.num_perm, self.settings.story_num_perm):
-            self._near.insert(item.seq, item.near_signature)
-            self._story.insert(item.seq, item.story_signature)
-            self._terms.add(item.term_ids)
-            members.setdefault(item.cluster_seq, []).append(TermVector(item.salient_ids, item.salient_counts))
-        for cluster, vectors in members.items():
-            self._centroids.add(
-                cluster,
-                TermVector(np.concatenate([v.ids for v in vectors]), np.concatenate([v.counts for v in vectors])),
-            )
-        seconds = (datetime.now(UTC) - started).total_seconds()
+        """Load every stored article's signatures and terms into the in-memory indexes."""
+        started = time.perf_counter()
+        s = self.settings
+        for chunk in self._store.signatures(s.num_perm, s.story_num_perm):
+            self._near.insert_many(chunk.seqs, chunk.near)
+            self._story.insert_many(chunk.seqs, chunk.story)
+        for terms in self._store.term_sets():
+            self._terms.add_many(terms.term_ids, terms.offsets)
         log.info(
-            "loaded %d articles in %d clusters from %s in %.1f s",
-            len(self._near),
-            len(members),
-            self._store.location,
-            seconds,
+            "loaded %d articles from %s in %.1f s", len(self._near), self._store.location, time.perf_counter() - started
         )
+
+    def _load_centroid(self, cluster: int) -> TermVector:
+        """A cluster's centroid from the store: the sum of its members' salient terms."""
+        members = self._store.cluster_salient_terms(cluster)
+        if not members:
+            return stories.EMPTY_VECTOR
+        ids, counts = zip(*members, strict=True)
+        return stories.add_vectors(stories.EMPTY_VECTOR, TermVector(np.concatenate(ids), np.concatenate(counts)))
 
     def close(self) -> None:
         with self._lock:
@@ -635,8 +636,9 @@ class Engine:
                     now = self._now()
                     salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
                     term_ids = self._store.term_ids(row.seq)
-                    self._store.delete_article(row.seq)
+                    # Before the delete: a centroid loaded after it would lack the article already.
                     undo.append(self._centroids.snapshot([row.cluster_seq]))
+                    self._store.delete_article(row.seq)
                     self._centroids.subtract(row.cluster_seq, salient)
                     if not self._store.refresh_cluster(row.cluster_seq, now):
                         self._centroids.drop(row.cluster_seq)

@@ -1,106 +1,115 @@
-"""One tier of the in-memory similarity index: a datasketch MinHashLSH for
-candidates and a signature matrix to verify them.
+"""One tier of the in-memory similarity index: LSH bands for candidates and a
+signature matrix to verify them.
 
-The LSH finds keys whose signatures probably collide with a query's in at
-least one band; the stored signatures then give each candidate's estimated
-Jaccard similarity in one vectorised comparison. Keys are the articles'
-integer sequence numbers, which keep the LSH's buckets small.
+The band table (lsh.py) finds articles whose signatures probably collide with
+a query's in at least one band; the stored signatures then give each
+candidate's estimated Jaccard similarity in one vectorised comparison. Keys
+are the articles' sequence numbers, which the store never reuses for another
+article, so the signatures live in a matrix indexed by them: 4 bytes per bin
+per article and no per-article Python object.
 
-Not thread-safe, like the MinHashLSH inside it (concurrent insert and remove
-leave keys half-indexed, and a query during an insert can raise "Set changed
-size during iteration"): the engine holds its lock around every call.
+Not thread-safe: the engine holds its lock around every call.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from datasketch import MinHashLSH
 
-from newsdedup.signatures import SCHEME, estimate_jaccard
+from newsdedup import hashing
+from newsdedup.lsh import BandTable
+from newsdedup.signatures import estimate_jaccard
 
-
-@dataclass(frozen=True)
-class Sketch:
-    """What MinHashLSH needs of a MinHash: its hash values, their number and the scheme that made them.
-
-    MinHashLSH checks that every sketch it indexes has the same scheme, so a
-    signature made some other way can never be mixed into an index.
-    """
-
-    hashvalues: np.ndarray
-    scheme: str = SCHEME
-
-    def __len__(self) -> int:
-        return len(self.hashvalues)
+_INITIAL_CAPACITY = 1024
 
 
 class SignatureIndex:
-    """MinHash LSH over integer keys, with the signatures kept for verification."""
+    """MinHash LSH over sequence numbers, with the signatures kept for verification."""
 
     def __init__(self, *, num_perm: int, lsh_threshold: float, weights: tuple[float, float] = (0.5, 0.5)) -> None:
         self.num_perm = num_perm
-        # datasketch's optimiser picks bands and rows for the threshold, weighing
-        # false positives against false negatives as `weights` says.
-        self._lsh = MinHashLSH(threshold=lsh_threshold, num_perm=num_perm, weights=weights)
-        self._signatures = np.zeros((1024, num_perm), dtype=np.uint32)
-        self._slot_of: dict[int, int] = {}
-        self._free_slots: list[int] = []
+        self._signatures = np.zeros((_INITIAL_CAPACITY, num_perm), dtype=np.uint32)
+        self._alive = np.zeros(_INITIAL_CAPACITY, dtype=bool)
+        self._count = 0
+        self._bands = BandTable(num_perm, lsh_threshold, weights, alive=self._is_alive)
 
     @property
     def bands(self) -> int:
-        return int(self._lsh.b)
+        return self._bands.bands
 
     @property
     def rows(self) -> int:
-        return int(self._lsh.r)
+        return self._bands.rows
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the signatures and the bands."""
+        return self._signatures.nbytes + self._alive.nbytes + self._bands.nbytes
 
     def __len__(self) -> int:
-        return len(self._slot_of)
+        return self._count
 
     def __contains__(self, key: int) -> bool:
-        return key in self._slot_of
+        return 0 <= key < len(self._alive) and bool(self._alive[key])
+
+    def _is_alive(self, keys: np.ndarray) -> np.ndarray:
+        inside = keys < len(self._alive)
+        alive = np.zeros(len(keys), dtype=bool)
+        alive[inside] = self._alive[keys[inside].astype(np.intp)]
+        return alive
 
     def insert(self, key: int, signature: np.ndarray) -> None:
-        """Index `signature` under `key`; the key must not be indexed yet."""
-        if key in self._slot_of:
-            raise KeyError(f"key {key} is already indexed")
-        self._lsh.insert(key, Sketch(signature), check_duplication=False)
-        slot = self._free_slots.pop() if self._free_slots else len(self._slot_of)
-        if slot >= len(self._signatures):
-            grown = np.zeros((2 * len(self._signatures), self.num_perm), dtype=np.uint32)
-            grown[: len(self._signatures)] = self._signatures
-            self._signatures = grown
-        self._signatures[slot] = signature
-        self._slot_of[key] = slot
+        """Index `signature` under `key` (a non-negative integer below 2**32); the key must not be indexed yet."""
+        self.insert_many(np.array([key], dtype=np.int64), signature[None, :])
+
+    def insert_many(self, keys: np.ndarray, signatures: np.ndarray) -> None:
+        """Index signatures[i] under keys[i]; a bulk load (one sorted run) when there are many."""
+        keys = np.asarray(keys, dtype=np.int64)
+        if len(keys) == 0:
+            return
+        if keys.min() < 0 or keys.max() >= 1 << 32:
+            raise ValueError("keys must be in 0..2**32-1")
+        if len(hashing.distinct(keys)) != len(keys) or self._is_alive(keys).any():
+            raise KeyError("a key is already indexed")
+        self._reserve(int(keys.max()) + 1)
+        self._signatures[keys] = signatures
+        self._alive[keys] = True
+        self._count += len(keys)
+        self._bands.insert(keys, signatures)
+
+    def _reserve(self, capacity: int) -> None:
+        if capacity <= len(self._alive):
+            return
+        size = max(capacity, 2 * len(self._alive))
+        signatures = np.zeros((size, self.num_perm), dtype=np.uint32)
+        signatures[: len(self._signatures)] = self._signatures
+        alive = np.zeros(size, dtype=bool)
+        alive[: len(self._alive)] = self._alive
+        self._signatures, self._alive = signatures, alive
 
     def remove(self, key: int) -> None:
         """Forget `key`; a key that is not indexed is ignored."""
-        slot = self._slot_of.pop(key, None)
-        if slot is None:
-            return
-        self._lsh.remove(key)
-        self._free_slots.append(slot)
+        if key in self:
+            self._alive[key] = False
+            self._signatures[key] = 0
+            self._count -= 1
 
     def signature(self, key: int) -> np.ndarray:
-        return self._signatures[self._slot_of[key]].copy()
+        if key not in self:
+            raise KeyError(key)
+        return self._signatures[key].copy()
 
     def query(
         self, signature: np.ndarray, min_similarity: float, exclude: int | None = None
     ) -> list[tuple[int, float]]:
         """Candidates at least `min_similarity` similar (estimated), best first, as (key, similarity)."""
-        keys = [key for key in self._lsh.query(Sketch(signature)) if key != exclude]
-        if not keys:
+        keys = self._bands.candidates(signature)
+        keys = keys[self._is_alive(keys)].astype(np.int64)
+        if exclude is not None:
+            keys = keys[keys != exclude]
+        if len(keys) == 0:
             return []
-        similarities = self.similarities(signature, keys)
-        ranked = sorted(
-            ((key, float(sim)) for key, sim in zip(keys, similarities, strict=True) if sim >= min_similarity),
-            key=lambda pair: (-pair[1], pair[0]),
-        )
-        return ranked
-
-    def similarities(self, signature: np.ndarray, keys: list[int]) -> np.ndarray:
-        """Estimated Jaccard similarity of `signature` against each indexed key."""
-        rows = self._signatures[[self._slot_of[key] for key in keys]]
-        return estimate_jaccard(signature, rows)
+        similarities = estimate_jaccard(signature, self._signatures[keys])
+        keep = similarities >= min_similarity
+        keys, similarities = keys[keep], similarities[keep]
+        order = np.lexsort((keys, -similarities))
+        return [(int(key), float(sim)) for key, sim in zip(keys[order], similarities[order], strict=True)]

@@ -30,7 +30,7 @@ from newsdedup.errors import IncompatibleData, StorageUnavailable
 from newsdedup.models import ClusterOrder, Verdict
 
 DATABASE_FILE = "newsdedup.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -66,9 +66,17 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash INTEGER NOT NULL,
     verdict INTEGER NOT NULL,
     duplicate_of INTEGER,
-    cluster_seq INTEGER NOT NULL,
+    cluster_seq INTEGER NOT NULL
+);
+-- Apart from the text, so that startup reads 640 bytes per article, not pages of bodies.
+CREATE TABLE IF NOT EXISTS article_signatures (
+    seq INTEGER PRIMARY KEY,
     near_signature BLOB NOT NULL,
-    story_signature BLOB NOT NULL,
+    story_signature BLOB NOT NULL
+);
+-- Read at startup (document frequencies) and when a cluster's centroid is reloaded.
+CREATE TABLE IF NOT EXISTS article_terms (
+    seq INTEGER PRIMARY KEY,
     salient_ids BLOB NOT NULL,
     salient_counts BLOB NOT NULL,
     term_ids BLOB NOT NULL
@@ -147,16 +155,20 @@ class NewArticle:
 
 
 @dataclass(frozen=True)
-class IndexedArticle:
-    """What the in-memory indexes are rebuilt from, one per stored article."""
+class SignatureChunk:
+    """Stored signatures of consecutive articles, to rebuild the indexes from."""
 
-    seq: int
-    cluster_seq: int
-    near_signature: np.ndarray
-    story_signature: np.ndarray
-    salient_ids: np.ndarray
-    salient_counts: np.ndarray
+    seqs: np.ndarray  # int64
+    near: np.ndarray  # uint32[len(seqs), num_perm]
+    story: np.ndarray  # uint32[len(seqs), story_num_perm]
+
+
+@dataclass(frozen=True)
+class TermChunk:
+    """Stored term sets of consecutive articles: term_ids[offsets[i]:offsets[i + 1]] is article i's."""
+
     term_ids: np.ndarray
+    offsets: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -179,6 +191,10 @@ class Counts:
     multi_article_clusters: int
     exact_duplicates: int
     near_duplicates: int
+
+
+def _salient(ids: bytes, counts: bytes) -> tuple[np.ndarray, np.ndarray]:
+    return np.frombuffer(ids, dtype=np.uint64), np.frombuffer(counts, dtype=np.float64)
 
 
 def _unusable(location: str, error: Exception) -> IncompatibleData:
@@ -296,15 +312,21 @@ class Store:
             return {}
         marks = ",".join("?" * len(seqs))
         rows = self._db.execute(
-            f"SELECT seq, salient_ids, salient_counts FROM articles WHERE seq IN ({marks})", list(seqs)
+            f"SELECT seq, salient_ids, salient_counts FROM article_terms WHERE seq IN ({marks})", list(seqs)
         )
-        return {
-            seq: (np.frombuffer(ids, dtype=np.uint64), np.frombuffer(counts, dtype=np.float64))
-            for seq, ids, counts in rows
-        }
+        return {seq: _salient(ids, counts) for seq, ids, counts in rows}
+
+    def cluster_salient_terms(self, cluster_seq: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(ids, counts) of the salient terms of each member of a cluster: what its centroid sums."""
+        rows = self._db.execute(
+            "SELECT t.salient_ids, t.salient_counts FROM articles a JOIN article_terms t ON t.seq = a.seq "
+            "WHERE a.cluster_seq = ?",
+            (cluster_seq,),
+        )
+        return [_salient(ids, counts) for ids, counts in rows]
 
     def term_ids(self, seq: int) -> np.ndarray:
-        row = self._db.execute("SELECT term_ids FROM articles WHERE seq = ?", (seq,)).fetchone()
+        row = self._db.execute("SELECT term_ids FROM article_terms WHERE seq = ?", (seq,)).fetchone()
         return np.frombuffer(row[0], dtype=np.uint64)
 
     def article_text(self, seq: int) -> tuple[str, str]:
@@ -314,19 +336,31 @@ class Store:
     def insert_article(self, article: NewArticle) -> int:
         cursor = self._db.execute(
             "INSERT INTO articles (id, title, body, url, source, language, published_at, ingested_at, content_hash, "
-            "verdict, duplicate_of, cluster_seq, near_signature, story_signature, salient_ids, salient_counts, "
-            "term_ids) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "verdict, duplicate_of, cluster_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 article.id, article.title, article.body, article.url, article.source, article.language,
                 article.published_at, article.ingested_at, _signed(article.content_hash), int(article.verdict),
                 article.duplicate_of, article.cluster_seq,
-                article.near_signature.astype(np.uint32).tobytes(), article.story_signature.astype(np.uint32).tobytes(),
-                article.salient_ids.astype(np.uint64).tobytes(), article.salient_counts.astype(np.float64).tobytes(),
-                article.term_ids.astype(np.uint64).tobytes(),
             ),
         )  # fmt: skip
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        seq = cursor.lastrowid
+        assert seq is not None
+        self._db.execute(
+            "INSERT INTO article_signatures (seq, near_signature, story_signature) VALUES (?, ?, ?)",
+            (
+                seq,
+                article.near_signature.astype(np.uint32).tobytes(),
+                article.story_signature.astype(np.uint32).tobytes(),
+            ),
+        )
+        self._db.execute(
+            "INSERT INTO article_terms (seq, salient_ids, salient_counts, term_ids) VALUES (?, ?, ?, ?)",
+            (
+                seq, article.salient_ids.astype(np.uint64).tobytes(),
+                article.salient_counts.astype(np.float64).tobytes(), article.term_ids.astype(np.uint64).tobytes(),
+            ),
+        )  # fmt: skip
+        return seq
 
     def set_verdict(self, seq: int, verdict: Verdict, duplicate_of: int | None) -> None:
         self._db.execute(
@@ -334,24 +368,32 @@ class Store:
         )
 
     def delete_article(self, seq: int) -> None:
-        self._db.execute("DELETE FROM articles WHERE seq = ?", (seq,))
+        for table in ("articles", "article_signatures", "article_terms"):
+            self._db.execute(f"DELETE FROM {table} WHERE seq = ?", (seq,))
 
-    def indexed_articles(self, num_perm: int, story_num_perm: int) -> Iterator[IndexedArticle]:
-        """Every stored article's signatures and terms, in ingest order, to rebuild the indexes from."""
-        rows = self._db.execute(
-            "SELECT seq, cluster_seq, near_signature, story_signature, salient_ids, salient_counts, term_ids "
-            "FROM articles ORDER BY seq"
-        )
-        for seq, cluster, near, story, salient_ids, salient_counts, term_ids in rows:
-            near_signature = np.frombuffer(near, dtype=np.uint32)
-            story_signature = np.frombuffer(story, dtype=np.uint32)
-            if len(near_signature) != num_perm or len(story_signature) != story_num_perm:
-                raise IncompatibleData(f"article seq {seq} in {self.location} has a signature of the wrong length")
-            yield IndexedArticle(
-                seq, cluster, near_signature, story_signature,
-                np.frombuffer(salient_ids, dtype=np.uint64), np.frombuffer(salient_counts, dtype=np.float64),
-                np.frombuffer(term_ids, dtype=np.uint64),
-            )  # fmt: skip
+    def signatures(self, num_perm: int, story_num_perm: int, chunk: int = 1 << 16) -> Iterator[SignatureChunk]:
+        """Every stored article's signatures, in ingest order, `chunk` articles at a time."""
+        rows = self._db.execute("SELECT seq, near_signature, story_signature FROM article_signatures ORDER BY seq")
+        while batch := rows.fetchmany(chunk):
+            seqs, near, story = zip(*batch, strict=True)
+            near_bytes, story_bytes = b"".join(near), b"".join(story)
+            if len(near_bytes) != 4 * num_perm * len(seqs) or len(story_bytes) != 4 * story_num_perm * len(seqs):
+                raise IncompatibleData(f"{self.location} holds signatures of the wrong length")
+            yield SignatureChunk(
+                np.array(seqs, dtype=np.int64),
+                np.frombuffer(near_bytes, dtype=np.uint32).reshape(len(seqs), num_perm),
+                np.frombuffer(story_bytes, dtype=np.uint32).reshape(len(seqs), story_num_perm),
+            )
+
+    def term_sets(self, chunk: int = 1 << 14) -> Iterator[TermChunk]:
+        """Every stored article's distinct terms, `chunk` articles at a time."""
+        rows = self._db.execute("SELECT term_ids FROM article_terms")
+        while batch := rows.fetchmany(chunk):
+            lengths = np.array([len(blob) // 8 for (blob,) in batch])
+            yield TermChunk(
+                np.frombuffer(b"".join(blob for (blob,) in batch), dtype=np.uint64),
+                np.concatenate(([0], np.cumsum(lengths))),
+            )
 
     # --- clusters
 

@@ -24,6 +24,7 @@ stream itself, which works the same for every language.
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -83,6 +84,15 @@ class TermStatistics:
         # so a bucket's count never exceeds the number of articles.
         np.add.at(self._counts, hashing.distinct(_buckets(term_ids)), 1)
         self.documents += 1
+
+    def add_many(self, term_ids: np.ndarray, offsets: np.ndarray) -> None:
+        """Count many articles at once: article i holds term_ids[offsets[i]:offsets[i + 1]]."""
+        articles = len(offsets) - 1
+        owners = np.repeat(np.arange(articles, dtype=np.uint64), np.diff(offsets))
+        # Distinct (article, bucket) pairs, so a bucket counts each article once.
+        pairs = hashing.distinct((owners << np.uint64(32)) | (term_ids & _BUCKET_MASK))
+        self._counts += np.bincount((pairs & _BUCKET_MASK).astype(np.intp), minlength=DF_BUCKETS).astype(np.int32)
+        self.documents += articles
 
     def remove(self, term_ids: np.ndarray) -> None:
         """Forget one article holding these terms."""
@@ -222,44 +232,61 @@ def add_vectors(first: TermVector, second: TermVector, sign: float = 1.0) -> Ter
 
 
 class Centroids:
-    """Each story cluster's summed salient-term counts, keyed by cluster sequence number."""
+    """Each story cluster's summed salient-term counts, keyed by cluster sequence number.
 
-    def __init__(self) -> None:
-        self._vectors: dict[int, TermVector] = {}
+    A bounded cache: a million clusters' centroids would cost more memory than
+    the whole index, while new articles mostly join the clusters of current
+    stories. A cluster not cached is loaded with `load` (the sum of its
+    members' stored salient terms), so callers must touch a cluster (`get` or
+    `snapshot`) before changing its stored membership.
+    """
+
+    def __init__(self, load: Callable[[int], TermVector], capacity: int) -> None:
+        self._vectors: OrderedDict[int, TermVector] = OrderedDict()
+        self._load = load
+        self.capacity = capacity
 
     def __len__(self) -> int:
+        """Centroids cached."""
         return len(self._vectors)
 
     def get(self, cluster: int) -> TermVector:
-        return self._vectors.get(cluster, EMPTY_VECTOR)
+        vector = self._vectors.get(cluster)
+        if vector is None:
+            vector = self._load(cluster)
+            self._put(cluster, vector)
+        else:
+            self._vectors.move_to_end(cluster)
+        return vector
+
+    def _put(self, cluster: int, vector: TermVector) -> None:
+        self._vectors[cluster] = vector
+        self._vectors.move_to_end(cluster)
+        while len(self._vectors) > self.capacity:
+            self._vectors.popitem(last=False)
 
     def add(self, cluster: int, vector: TermVector) -> None:
-        self._vectors[cluster] = add_vectors(self.get(cluster), vector)
+        self._put(cluster, add_vectors(self.get(cluster), vector))
 
     def subtract(self, cluster: int, vector: TermVector) -> None:
-        remaining = add_vectors(self.get(cluster), vector, sign=-1.0)
-        if len(remaining):
-            self._vectors[cluster] = remaining
-        else:
-            self._vectors.pop(cluster, None)
+        self._put(cluster, add_vectors(self.get(cluster), vector, sign=-1.0))
 
     def merge(self, survivor: int, merged: int) -> None:
         """Fold cluster `merged` into `survivor`."""
-        self._vectors[survivor] = add_vectors(self.get(survivor), self._vectors.pop(merged, EMPTY_VECTOR))
+        vector = add_vectors(self.get(survivor), self.get(merged))
+        self._vectors.pop(merged, None)
+        self._put(survivor, vector)
 
     def drop(self, cluster: int) -> None:
         self._vectors.pop(cluster, None)
 
     def snapshot(self, clusters: Iterable[int]) -> Callable[[], None]:
         """A function that puts these clusters' centroids back as they are now (to undo a failed write)."""
-        saved = {cluster: self._vectors.get(cluster) for cluster in clusters}
+        saved = {cluster: self.get(cluster) for cluster in clusters}
 
         def restore() -> None:
             for cluster, vector in saved.items():
-                if vector is None:
-                    self._vectors.pop(cluster, None)
-                else:
-                    self._vectors[cluster] = vector
+                self._put(cluster, vector)
 
         return restore
 
