@@ -359,9 +359,11 @@ class Engine:
         def match(row: ArticleRow, similarity: float, relation: Relation) -> Match:
             return Match(row.id, similarity, relation, cluster_id_for(survivor(row.cluster_seq)))
 
-        matches = [match(row, 1.0, Relation.EXACT_DUPLICATE) for row in duplicates.exact]
-        matches += [match(row, sim, Relation.NEAR_DUPLICATE) for row, sim in duplicates.near]
-        matches = [m for m in matches if m.similarity >= min_similarity][:limit]
+        # Heavily syndicated text has hundreds of duplicates: build matches only for those reported.
+        matches = [match(row, 1.0, Relation.EXACT_DUPLICATE) for row in duplicates.exact[:limit]]
+        near = [(row, sim) for row, sim in duplicates.near if sim >= min_similarity]
+        matches += [match(row, sim, Relation.NEAR_DUPLICATE) for row, sim in near[: limit - len(matches)]]
+        matches = [m for m in matches if m.similarity >= min_similarity]
         room = limit - len(matches)
         if room > 0:
             taken = duplicates.seqs

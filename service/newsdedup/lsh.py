@@ -95,9 +95,8 @@ class BandTable:
         for run in self._runs:
             starts = np.searchsorted(run, low)
             stops = np.searchsorted(run, high, side="right")
-            for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
-                if stop > start:
-                    found.append(run[start:stop] & _LOW_32)
+            for band in np.flatnonzero(stops > starts).tolist():
+                found.append(run[starts[band] : stops[band]] & _LOW_32)
         return hashing.distinct(np.concatenate(found))
 
     def _add_run(self, run: np.ndarray) -> None:

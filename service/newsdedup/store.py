@@ -57,7 +57,6 @@ CREATE TABLE IF NOT EXISTS articles (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     title TEXT NOT NULL,
-    body TEXT NOT NULL,
     url TEXT NOT NULL,
     source TEXT NOT NULL,
     language TEXT NOT NULL,
@@ -66,7 +65,9 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash INTEGER NOT NULL,
     verdict INTEGER NOT NULL,
     duplicate_of INTEGER,
-    cluster_seq INTEGER NOT NULL
+    cluster_seq INTEGER NOT NULL,
+    -- Last: a long body spills into overflow pages, which reading the columns before it never touches.
+    body TEXT NOT NULL
 );
 -- Apart from the text, so that startup reads 640 bytes per article, not pages of bodies.
 CREATE TABLE IF NOT EXISTS article_signatures (
