@@ -220,3 +220,11 @@ def test_distinct_sorts_and_drops_repeats(values: np.ndarray) -> None:
     result = hashing.distinct(np.concatenate((values, values[::-1])))
     assert result.dtype == np.uint64
     assert result.tolist() == sorted(set(values.tolist()))
+
+
+@given(st.lists(st.integers(0, 50), max_size=30), st.lists(st.integers(0, 60), max_size=30))
+def test_contains_is_set_membership(values: list[int], probes: list[int]) -> None:
+    """contains() answers, for each probe, whether it is among the sorted values, as np.isin does."""
+    sorted_values = np.array(sorted(values), dtype=np.int64)
+    probe_array = np.array(probes, dtype=np.int64)
+    assert hashing.contains(sorted_values, probe_array).tolist() == [probe in values for probe in probes]

@@ -88,6 +88,14 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return ordered[keep]
 
 
+def contains(sorted_values: np.ndarray, probes: np.ndarray) -> np.ndarray:
+    """Which probes occur in `sorted_values` (np.isin sorts and hashes both sides: ten times slower here)."""
+    positions = np.searchsorted(sorted_values, probes)
+    found = positions < len(sorted_values)
+    found[found] = sorted_values[positions[found]] == probes[found]
+    return found
+
+
 def combine(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Hash pairs element-wise, the same way a two-token shingle is hashed."""
     return fmix64(first * _SHINGLE_BASE + second)

@@ -118,7 +118,7 @@ class TermStatistics:
         df = self._df(buckets)
         documents = self.documents + self._prior_weight
         if pending is not None:
-            df += np.isin(buckets, _buckets(pending))
+            df += hashing.contains(np.sort(_buckets(pending)), buckets)
             documents += 1
         return np.log((documents + 1.0) / (df + 0.5))
 
