@@ -336,6 +336,20 @@ def test_cosine_is_symmetric_and_in_unit_interval(first: TermVector, second: Ter
     assert 0.0 <= value <= 1.0
 
 
+@given(term_vectors(), st.lists(term_vectors(), max_size=4))
+def test_cosines_of_many_vectors_are_the_textbook_cosine_of_each(article: TermVector, others: list[TermVector]) -> None:
+    """Scoring a batch at once gives each vector the plain tf-idf cosine: dot product over norms."""
+
+    def textbook(first: TermVector, second: TermVector) -> float:
+        a = dict(zip(first.ids.tolist(), first.weights(STATISTICS).tolist(), strict=True))
+        b = dict(zip(second.ids.tolist(), second.weights(STATISTICS).tolist(), strict=True))
+        norms = np.sqrt(sum(w * w for w in a.values())) * np.sqrt(sum(w * w for w in b.values()))
+        return sum(w * b.get(term, 0.0) for term, w in a.items()) / norms if norms else 0.0
+
+    scored = stories.cosines(article, others, STATISTICS)
+    assert scored.tolist() == pytest.approx([textbook(article, other) for other in others], abs=1e-12)
+
+
 @given(term_vectors().filter(len), st.integers(1, 5))
 def test_cosine_of_a_vector_with_itself_or_a_multiple_is_one(first: TermVector, factor: int) -> None:
     """A vector is fully similar to itself; with sublinear tf a scaled copy is merely close."""

@@ -134,13 +134,22 @@ class _Duplicates:
 
 
 @dataclass(frozen=True)
+class StoryCandidate:
+    """A stored article the story LSH found, with its cluster: no row is read for most of them."""
+
+    seq: int
+    cluster_seq: int
+    similarity: float
+
+
+@dataclass(frozen=True)
 class _Assessment:
     """Everything decided about an article before anything is written."""
 
     duplicates: _Duplicates
     salient: TermVector
     story_signature: np.ndarray
-    story_candidates: list[tuple[ArticleRow, float]]
+    story_candidates: list[StoryCandidate]
     placement: stories.Placement
 
 
@@ -313,13 +322,11 @@ class Engine:
         near = [(rows[seq], similarity) for seq, similarity in hits if seq in rows]
         return _Duplicates(exact=exact, near=near)
 
-    def _find_story_candidates(
-        self, story_signature: np.ndarray, exclude: frozenset[int]
-    ) -> list[tuple[ArticleRow, float]]:
+    def _find_story_candidates(self, story_signature: np.ndarray, exclude: frozenset[int]) -> list[StoryCandidate]:
         hits = [(seq, sim) for seq, sim in self._story.query(story_signature, 0.0) if seq not in exclude]
         hits = hits[:STORY_CANDIDATES]
-        rows = self._store.articles_by_seq([seq for seq, _ in hits])
-        return [(rows[seq], similarity) for seq, similarity in hits if seq in rows]
+        clusters = self._store.clusters_of([seq for seq, _ in hits])
+        return [StoryCandidate(seq, clusters[seq], sim) for seq, sim in hits if seq in clusters]
 
     def _assess(
         self, analysis: Analysis, salient: TermVector, story_signature: np.ndarray, pending: np.ndarray | None
@@ -334,7 +341,7 @@ class Engine:
             duplicate_clusters += [row.cluster_seq for row, _ in duplicates.near]
         placement = stories.place(
             salient,
-            [row.cluster_seq for row, _ in candidates],
+            [candidate.cluster_seq for candidate in candidates],
             duplicate_clusters,
             self._centroids,
             self._terms,
@@ -347,7 +354,7 @@ class Engine:
         self,
         duplicates: _Duplicates,
         salient: TermVector,
-        story_candidates: list[tuple[ArticleRow, float]],
+        story_candidates: list[StoryCandidate],
         story_clusters: set[int],
         survivor: Callable[[int], int],
         limit: int,
@@ -368,13 +375,16 @@ class Engine:
         if room > 0:
             taken = duplicates.seqs
             same_story = [
-                row for row, _ in story_candidates if row.cluster_seq in story_clusters and row.seq not in taken
-            ]
-            terms = self._store.salient_terms([row.seq for row in same_story[:room]])
-            scored = [
-                (stories.cosine(salient, TermVector(*terms[row.seq]), self._terms, pending), row)
-                for row in same_story[:room]
-            ]
+                candidate.seq
+                for candidate in story_candidates
+                if candidate.cluster_seq in story_clusters and candidate.seq not in taken
+            ][:room]
+            rows = self._store.articles_by_seq(same_story)
+            terms = self._store.salient_terms(same_story)
+            similarities = stories.cosines(
+                salient, [TermVector(*terms[seq]) for seq in same_story], self._terms, pending
+            )
+            scored = [(sim, rows[seq]) for sim, seq in zip(similarities.tolist(), same_story, strict=True)]
             scored.sort(key=lambda pair: (-pair[0], pair[1].age_key))
             matches += [match(row, sim, Relation.SAME_STORY) for sim, row in scored if sim >= min_similarity]
         return matches

@@ -298,6 +298,13 @@ class Store:
         rows = self._db.execute(f"SELECT {_ROW_COLUMNS} FROM articles WHERE seq IN ({marks})", list(seqs))
         return {row[0]: ArticleRow.from_sql(row) for row in rows}
 
+    def clusters_of(self, seqs: Sequence[int]) -> dict[int, int]:
+        """The cluster seq of each stored article among `seqs`."""
+        if not seqs:
+            return {}
+        marks = ",".join("?" * len(seqs))
+        return dict(self._db.execute(f"SELECT seq, cluster_seq FROM articles WHERE seq IN ({marks})", list(seqs)))
+
     def exact_copies(self, content_hash: int) -> list[ArticleRow]:
         rows = self._db.execute(f"SELECT {_ROW_COLUMNS} FROM articles WHERE content_hash = ?", (_signed(content_hash),))
         return [ArticleRow.from_sql(row) for row in rows]

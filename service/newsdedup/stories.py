@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -206,15 +206,38 @@ def cosine(
     first: TermVector, second: TermVector, statistics: TermStatistics, pending: np.ndarray | None = None
 ) -> float:
     """Cosine similarity of two term vectors under the current TF-IDF weights."""
-    if len(first) == 0 or len(second) == 0:
-        return 0.0
-    first_weights = first.weights(statistics, pending)
-    second_weights = second.weights(statistics, pending)
-    _, i, j = np.intersect1d(first.ids, second.ids, assume_unique=True, return_indices=True)
-    dot = float(first_weights[i] @ second_weights[j])
-    norms = float(np.linalg.norm(first_weights) * np.linalg.norm(second_weights))
+    return float(cosines(first, [second], statistics, pending)[0])
+
+
+def cosines(
+    article: TermVector, others: Sequence[TermVector], statistics: TermStatistics, pending: np.ndarray | None = None
+) -> np.ndarray:
+    """Cosine similarity of `article` with each of `others` under the current TF-IDF weights.
+
+    One pass over all the others' terms at once: a placement scores dozens of
+    centroids, and per-vector numpy calls would cost more than the arithmetic.
+    """
+    result = np.zeros(len(others))
+    if len(article) == 0 or not others:
+        return result
+    weights = article.weights(statistics, pending)
+    ids = np.concatenate([other.ids for other in others])
+    if len(ids) == 0:
+        return result
+    counts = np.concatenate([other.counts for other in others])
+    owners = np.repeat(np.arange(len(others)), [len(other) for other in others])
+    other_weights = (1.0 + np.log(counts)) * statistics.idf(ids, pending)
+    positions = np.minimum(np.searchsorted(article.ids, ids), len(article) - 1)
+    shared = article.ids[positions] == ids
+    dots = np.bincount(
+        owners[shared], weights=other_weights[shared] * weights[positions[shared]], minlength=len(others)
+    )
+    # Both norms summed the same way (in id order), so cosine(a, b) == cosine(b, a) exactly.
+    article_norm = np.sqrt(np.bincount(np.zeros(len(weights), dtype=np.intp), weights=weights**2)[0])
+    norms = np.sqrt(np.bincount(owners, weights=other_weights**2, minlength=len(others))) * article_norm
+    np.divide(dots, norms, out=result, where=norms > 0)
     # Rounding can put the cosine of a vector with itself a hair above 1.
-    return min(dot / norms, 1.0) if norms > 0 else 0.0
+    return np.minimum(result, 1.0)
 
 
 def add_vectors(first: TermVector, second: TermVector, sign: float = 1.0) -> TermVector:
@@ -326,17 +349,16 @@ def place(
     if duplicate_clusters:
         first, *others = dict.fromkeys(duplicate_clusters)
         return Placement(cluster=first, merged=tuple(c for c in others if c != first), similarity=1.0)
-    scored = sorted(
-        ((cosine(article, centroids.get(c), statistics, pending), c) for c in set(candidates)),
-        key=lambda pair: (-pair[0], pair[1]),
-    )
+    clusters = sorted(set(candidates))
+    similarities = cosines(article, [centroids.get(c) for c in clusters], statistics, pending)
+    scored = sorted(zip(similarities.tolist(), clusters, strict=True), key=lambda pair: (-pair[0], pair[1]))
     if not scored or scored[0][0] < threshold:
         return Placement(cluster=None, merged=(), similarity=scored[0][0] if scored else 0.0)
     best_similarity, best = scored[0]
     grown = add_vectors(centroids.get(best), article)
+    reaching = [cluster for similarity, cluster in scored[1:] if similarity >= threshold]
+    to_grown = cosines(grown, [centroids.get(c) for c in reaching], statistics, pending)
     merged = tuple(
-        cluster
-        for similarity, cluster in scored[1:]
-        if similarity >= threshold and cosine(grown, centroids.get(cluster), statistics, pending) >= threshold
+        cluster for cluster, similarity in zip(reaching, to_grown.tolist(), strict=True) if similarity >= threshold
     )
     return Placement(cluster=best, merged=merged, similarity=best_similarity)
