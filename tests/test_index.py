@@ -63,3 +63,13 @@ def test_banding_comes_from_datasketchs_optimiser(index: SignatureIndex) -> None
     """At an LSH threshold of 0.3, a pair at Jaccard 0.5 is a candidate with probability above 0.95."""
     assert index.bands * index.rows <= 128
     assert 1 - (1 - 0.5**index.rows) ** index.bands > 0.95
+
+
+def test_a_limited_query_keeps_the_best_ties_to_the_smaller_key(index: SignatureIndex) -> None:
+    """limit=k returns the first k of the unlimited ranking: most similar first, equal similarity by key."""
+    for key in range(30):
+        index.insert(key, signature(range(key % 7 * 10, 1000)))
+    full = index.query(signature(range(0, 1000)), 0.0)
+    assert len(full) == 30 and len({sim for _, sim in full}) < 30, "the ranking has ties"
+    for limit in (1, 5, 12, 30, 40):
+        assert index.query(signature(range(0, 1000)), 0.0, limit=limit) == full[:limit]

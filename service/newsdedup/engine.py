@@ -323,8 +323,8 @@ class Engine:
         return _Duplicates(exact=exact, near=near)
 
     def _find_story_candidates(self, story_signature: np.ndarray, exclude: frozenset[int]) -> list[StoryCandidate]:
-        hits = [(seq, sim) for seq, sim in self._story.query(story_signature, 0.0) if seq not in exclude]
-        hits = hits[:STORY_CANDIDATES]
+        hits = self._story.query(story_signature, 0.0, limit=STORY_CANDIDATES + len(exclude))
+        hits = [(seq, sim) for seq, sim in hits if seq not in exclude][:STORY_CANDIDATES]
         clusters = self._store.clusters_of([seq for seq, _ in hits])
         return [StoryCandidate(seq, clusters[seq], sim) for seq, sim in hits if seq in clusters]
 

@@ -99,9 +99,14 @@ class SignatureIndex:
         return self._signatures[key].copy()
 
     def query(
-        self, signature: np.ndarray, min_similarity: float, exclude: int | None = None
+        self, signature: np.ndarray, min_similarity: float, exclude: int | None = None, limit: int | None = None
     ) -> list[tuple[int, float]]:
-        """Candidates at least `min_similarity` similar (estimated), best first, as (key, similarity)."""
+        """Candidates at least `min_similarity` similar (estimated), best first, as (key, similarity).
+
+        With `limit`, only the best `limit` (ties to the smaller key): a loose
+        LSH returns thousands of candidates, ranked here without a Python
+        object each.
+        """
         keys = self._bands.candidates(signature)
         keys = keys[self._is_alive(keys)].astype(np.int64)
         if exclude is not None:
@@ -111,5 +116,5 @@ class SignatureIndex:
         similarities = estimate_jaccard(signature, self._signatures[keys])
         keep = similarities >= min_similarity
         keys, similarities = keys[keep], similarities[keep]
-        order = np.lexsort((keys, -similarities))
+        order = np.lexsort((keys, -similarities))[:limit]
         return [(int(key), float(sim)) for key, sim in zip(keys[order], similarities[order], strict=True)]
