@@ -116,11 +116,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first order; order k uses seed + k")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
     parser.add_argument("--story-threshold", type=float, default=None, help="override the story threshold")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="override any setting (repeatable)"
+    )
     options = parser.parse_args(argv)
     documents, seeds = load(options.data.resolve())
     settings = Settings(data_dir="")
     if options.story_threshold is not None:
         settings = settings.replace(story_threshold=options.story_threshold)
+    kinds = {name: kind for name, kind, _, _ in Settings.describe()}
+    for assignment in options.set:
+        name, _, value = assignment.partition("=")
+        if name not in kinds:
+            parser.error(f"--set: no setting named {name!r}")
+        settings = settings.replace(**{name: kinds[name](value)})
     runs = [run_order(documents, seeds, options.seed + k, settings) for k in range(options.orders)]
     report = {
         "benchmark": "quality_ecbplus",
@@ -130,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "story_threshold": settings.story_threshold,
             "salient_terms": settings.salient_terms,
             "story_lsh_threshold": settings.story_lsh_threshold,
+            "story_num_perm": settings.story_num_perm,
+            "overrides": options.set,
         },
         "reference_single_link_unigram_jaccard_0_2": {"precision": 0.622, "recall": 0.822, "f1": 0.708},
         "subtopic": summarise(runs, "subtopic"),

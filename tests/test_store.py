@@ -58,7 +58,26 @@ def test_content_hashes_above_2_63_round_trip(store: Store) -> None:
         seq = store.create_cluster(0, 0)
         store.insert_article(article("big", seq, content_hash=2**64 - 5))
     assert store.article_by_id("big").content_hash == 2**64 - 5
-    assert [row.id for row in store.exact_copies(2**64 - 5)] == ["big"]
+    assert [row.id for row in store.exact_copies(2**64 - 5, limit=10)] == ["big"]
+
+
+def test_exact_copies_are_the_earliest_few_eligible_ones(store: Store) -> None:
+    """Copies come earliest published first (then by seq), at most `limit`, without the excluded or later ones."""
+    with store.transaction():
+        cluster = store.create_cluster(0, 0)
+        published = [50, 10, 30, 10, 20, 40]
+        seqs = [
+            store.insert_article(article(f"copy{i}", cluster, when, content_hash=7)) for i, when in enumerate(published)
+        ]
+        store.insert_article(article("other", cluster, 0, content_hash=8))
+
+    def ids(rows: list) -> list[str]:
+        return [row.id for row in rows]
+
+    assert ids(store.exact_copies(7, limit=10)) == ["copy1", "copy3", "copy4", "copy2", "copy5", "copy0"]
+    assert ids(store.exact_copies(7, limit=2)) == ["copy1", "copy3"]
+    assert ids(store.exact_copies(7, limit=2, exclude=[seqs[1]])) == ["copy3", "copy4"]
+    assert ids(store.exact_copies(7, limit=10, before=seqs[3])) == ["copy1", "copy2", "copy0"]
 
 
 def test_merges_chain_aliases_to_the_final_cluster(store: Store) -> None:

@@ -301,17 +301,19 @@ class Engine:
         self,
         near_signature: np.ndarray,
         content_hash: int,
+        limit: int,
         exclude: frozenset[int] = frozenset(),
         before: int | None = None,
     ) -> _Duplicates:
-        """Stored exact and near duplicates, optionally only those ingested before seq `before`."""
+        """Stored exact and near duplicates, optionally only those ingested before seq `before`.
+
+        Exact copies: the earliest `limit` (the most any result reports).
+        """
 
         def eligible(seq: int) -> bool:
             return seq not in exclude and (before is None or seq < before)
 
-        exact = sorted(
-            (row for row in self._store.exact_copies(content_hash) if eligible(row.seq)), key=lambda r: r.age_key
-        )
+        exact = self._store.exact_copies(content_hash, limit, sorted(exclude), before)
         exact_seqs = {row.seq for row in exact}
         hits = [
             (seq, similarity)
@@ -329,10 +331,15 @@ class Engine:
         return [StoryCandidate(seq, clusters[seq], sim) for seq, sim in hits if seq in clusters]
 
     def _assess(
-        self, analysis: Analysis, salient: TermVector, story_signature: np.ndarray, pending: np.ndarray | None
+        self,
+        analysis: Analysis,
+        salient: TermVector,
+        story_signature: np.ndarray,
+        limit: int,
+        pending: np.ndarray | None,
     ) -> _Assessment:
         """Decide verdict and cluster for an article that is not stored (yet)."""
-        duplicates = self._find_duplicates(analysis.near_signature, analysis.content_hash)
+        duplicates = self._find_duplicates(analysis.near_signature, analysis.content_hash, limit)
         candidates = self._find_story_candidates(story_signature, frozenset())
         original = duplicates.original
         duplicate_clusters = []
@@ -445,7 +452,7 @@ class Engine:
         term_ids = analysis.terms.ids
         self._terms.add(term_ids)
         undo.append(lambda: self._terms.remove(term_ids))
-        assessment = self._assess(analysis, salient, story_signature, pending=None)
+        assessment = self._assess(analysis, salient, story_signature, self.settings.max_matches, pending=None)
         published = to_micros(article.published_at) if article.published_at else now
         cluster = self._apply_placement(assessment.placement, assessment.salient, published, now, undo)
         original = assessment.duplicates.original
@@ -536,7 +543,7 @@ class Engine:
         near_signature = self._near.signature(row.seq)
         salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
         myself = frozenset([row.seq])
-        duplicates = self._find_duplicates(near_signature, row.content_hash, exclude=myself)
+        duplicates = self._find_duplicates(near_signature, row.content_hash, limit, exclude=myself)
         candidates = self._find_story_candidates(self._story.signature(row.seq), myself)
         original = self._original_of(row)
         cluster = self._store.cluster(row.cluster_seq)
@@ -564,8 +571,9 @@ class Engine:
             existing = self._store.article_by_id(article.id) if article.id else None
             if existing is not None:
                 return self._existing_result(existing, analysis)
-            assessment = self._assess(analysis, *self._story_features([analysis])[0], pending=analysis.terms.ids)
-            return self._hypothetical_result(article.id, analysis, assessment, self.settings.max_matches)
+            limit = self.settings.max_matches
+            assessment = self._assess(analysis, *self._story_features([analysis])[0], limit, pending=analysis.terms.ids)
+            return self._hypothetical_result(article.id, analysis, assessment, limit)
 
     def _hypothetical_result(
         self, article_id: str, analysis: Analysis, assessment: _Assessment, limit: int, min_similarity: float = 0.0
@@ -595,7 +603,8 @@ class Engine:
         if article is not None:
             analysis = self._analyze(article, id_required=False)
             with self._lock:
-                assessment = self._assess(analysis, *self._story_features([analysis])[0], pending=analysis.terms.ids)
+                features = self._story_features([analysis])[0]
+                assessment = self._assess(analysis, *features, limit, pending=analysis.terms.ids)
                 return self._hypothetical_result(article.id, analysis, assessment, limit, min_similarity).matches
         if not article_id:
             raise InvalidArgument("give either article_id or article to search for", reason="MISSING_QUERY")
@@ -674,6 +683,7 @@ class Engine:
             duplicates = self._find_duplicates(
                 self._near.signature(dependent.seq),
                 dependent.content_hash,
+                1,  # only the original is needed
                 exclude=frozenset([deleted, dependent.seq]),
                 before=dependent.seq,
             )

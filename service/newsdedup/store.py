@@ -82,7 +82,7 @@ CREATE TABLE IF NOT EXISTS article_terms (
     salient_counts BLOB NOT NULL,
     term_ids BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS articles_by_hash ON articles (content_hash);
+CREATE INDEX IF NOT EXISTS articles_by_hash_and_age ON articles (content_hash, published_at, seq);
 CREATE INDEX IF NOT EXISTS articles_by_cluster ON articles (cluster_seq, published_at, seq);
 CREATE INDEX IF NOT EXISTS articles_by_original ON articles (duplicate_of);
 """
@@ -305,8 +305,20 @@ class Store:
         marks = ",".join("?" * len(seqs))
         return dict(self._db.execute(f"SELECT seq, cluster_seq FROM articles WHERE seq IN ({marks})", list(seqs)))
 
-    def exact_copies(self, content_hash: int) -> list[ArticleRow]:
-        rows = self._db.execute(f"SELECT {_ROW_COLUMNS} FROM articles WHERE content_hash = ?", (_signed(content_hash),))
+    def exact_copies(
+        self, content_hash: int, limit: int, exclude: Sequence[int] = (), before: int | None = None
+    ) -> list[ArticleRow]:
+        """The earliest `limit` articles with this content hash (not in `exclude`, seq below `before`), earliest first.
+
+        Bounded: a wire story syndicated thousands of times must not cost a
+        read of every copy on each ingest.
+        """
+        marks = ",".join("?" * len(exclude))
+        rows = self._db.execute(
+            f"SELECT {_ROW_COLUMNS} FROM articles WHERE content_hash = ? AND seq NOT IN ({marks}) AND seq < ? "
+            "ORDER BY published_at, seq LIMIT ?",
+            (_signed(content_hash), *exclude, (1 << 63) - 1 if before is None else before, limit),
+        )
         return [ArticleRow.from_sql(row) for row in rows]
 
     def duplicates_of(self, seq: int) -> list[ArticleRow]:
