@@ -106,6 +106,10 @@ class BandTable:
             newer = self._runs.pop()
             older = self._runs.pop()
             merged = np.concatenate((older, newer))
-            merged = merged[self._alive(merged & _LOW_32)]
-            # Timsort finds the two sorted halves and merges them in linear time.
-            self._runs.append(np.sort(merged, kind="stable"))
+            del older, newer  # the runs' memory goes as soon as the merged copy exists
+            alive = self._alive(merged & _LOW_32)
+            if not alive.all():
+                merged = merged[alive]
+            # In place (no third copy at the peak); timsort finds the two sorted halves and merges them in linear time.
+            merged.sort(kind="stable")
+            self._runs.append(merged)
