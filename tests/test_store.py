@@ -25,7 +25,7 @@ def article(article_id: str, cluster: int, published: int = 0, content_hash: int
         id=article_id, title="", body="text", url="", source="", language="", published_at=published,
         ingested_at=published, content_hash=content_hash, verdict=Verdict.UNIQUE, duplicate_of=None,
         cluster_seq=cluster, near_signature=four, story_signature=four,
-        salient_ids=seven, salient_counts=np.array([2.0]), term_ids=seven,
+        salient_ids=seven, salient_counts=np.array([2.0]), term_buckets=seven.astype(np.uint32),
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from newsdedup.stories import (
     TermVector,
     add_vectors,
     cosine,
+    document_buckets,
     place,
     select_salient,
     story_set,
@@ -56,7 +57,7 @@ def statistics_with(document_frequencies: dict[int, int], documents: int) -> Ter
     """Statistics over `documents` articles in which term t occurs in document_frequencies[t] of them."""
     statistics = TermStatistics()
     for document in range(documents):
-        statistics.add(ids(*(t for t, df in document_frequencies.items() if document < df)))
+        statistics.add(document_buckets(ids(*(t for t, df in document_frequencies.items() if document < df))))
     return statistics
 
 
@@ -112,12 +113,12 @@ def test_prior_keeps_every_idf_positive() -> None:
 def test_add_then_remove_restores_the_statistics(stored: np.ndarray, article: np.ndarray) -> None:
     """Removing an article undoes adding it: same document count, same idf for every term."""
     statistics = TermStatistics()
-    statistics.add(stored)
+    statistics.add(document_buckets(stored))
     probe = np.union1d(stored, article)
     before = statistics.idf(probe)
-    statistics.add(article)
+    statistics.add(document_buckets(article))
     assert statistics.documents == 2
-    statistics.remove(article)
+    statistics.remove(document_buckets(article))
     assert statistics.documents == 1
     assert statistics.idf(probe).tolist() == before.tolist()
 
@@ -127,10 +128,11 @@ def test_counting_many_articles_at_once_is_counting_them_one_by_one(articles: li
     """add_many, as the startup rebuild uses it, counts exactly what add counts article by article."""
     one_by_one, at_once = TermStatistics(prior_weight=300.0), TermStatistics(prior_weight=300.0)
     for article in articles:
-        one_by_one.add(article)
-    lengths = [len(article) for article in articles]
+        one_by_one.add(document_buckets(article))
+    buckets = [document_buckets(article) for article in articles]
+    offsets = np.concatenate(([0], np.cumsum([len(b) for b in buckets], dtype=np.int64)))
+    at_once.add_many(np.concatenate([np.zeros(0, dtype=np.uint32), *buckets]), offsets)
     flat = np.concatenate([ids(), *articles])
-    at_once.add_many(flat, np.concatenate(([0], np.cumsum(lengths, dtype=np.int64))))
     assert at_once.documents == one_by_one.documents == len(articles)
     probe = hashing.distinct(flat)
     assert at_once.idf(probe).tolist() == one_by_one.idf(probe).tolist()
@@ -141,13 +143,13 @@ def test_counting_many_articles_at_once_is_counting_them_one_by_one(articles: li
 def test_pending_idf_equals_adding_the_article(stored: np.ndarray, article: np.ndarray, probe: np.ndarray) -> None:
     """idf with a pending article equals the idf after storing it, and asking changes nothing."""
     statistics = TermStatistics()
-    statistics.add(stored)
+    statistics.add(document_buckets(stored))
     probe = np.union1d(probe, article[:3])
     pending = statistics.idf(probe, pending=article)
     unchanged = statistics.idf(probe)
-    statistics.add(article)
+    statistics.add(document_buckets(article))
     assert pending.tolist() == pytest.approx(statistics.idf(probe).tolist())
-    statistics.remove(article)
+    statistics.remove(document_buckets(article))
     assert statistics.idf(probe).tolist() == unchanged.tolist()
 
 
@@ -157,9 +159,9 @@ def test_pending_idf_equals_adding_the_article(stored: np.ndarray, article: np.n
 def test_terms_sharing_a_bucket_count_an_article_once() -> None:
     """Two terms of one article in one hashed bucket add one article, so idf stays positive."""
     statistics = TermStatistics()
-    statistics.add(ids(5, 5 + DF_BUCKETS))
+    statistics.add(document_buckets(ids(5, 5 + DF_BUCKETS)))
     assert statistics.idf(ids(5))[0] > 0
-    statistics.remove(ids(5, 5 + DF_BUCKETS))
+    statistics.remove(document_buckets(ids(5, 5 + DF_BUCKETS)))
     assert statistics.idf(ids(5))[0] == TermStatistics().idf(ids(5))[0]
 
 
@@ -167,7 +169,7 @@ def test_pending_counts_buckets_like_adding() -> None:
     """A probe term sharing a bucket with a pending term gets the idf it would get after the add."""
     statistics = TermStatistics()
     pending = statistics.idf(ids(5), pending=ids(5 + DF_BUCKETS))[0]
-    statistics.add(ids(5 + DF_BUCKETS))
+    statistics.add(document_buckets(ids(5 + DF_BUCKETS)))
     assert pending == statistics.idf(ids(5))[0]
 
 
@@ -302,7 +304,7 @@ def test_a_term_is_specific_while_in_few_enough_articles(
     frequency = min(frequency, documents)
     statistics = TermStatistics(story_share=share)
     for document in range(documents):
-        statistics.add(ids(5) if document < frequency else ids(6))
+        statistics.add(document_buckets(ids(5) if document < frequency else ids(6)))
     expected = frequency + 1 < share * max(documents + 1, min_documents)
     assert statistics.specific(ids(5), min_documents).tolist() == [expected]
 
@@ -312,7 +314,7 @@ def test_story_set_keeps_each_texts_specific_terms_or_all_of_them(texts: list[di
     """Each text keeps its specific terms, or every term if none is specific, and texts stay apart."""
     statistics = TermStatistics(story_share=0.5)
     for _ in range(4):
-        statistics.add(ids(*range(0, 201, 2)))  # even ids are in every article: not specific
+        statistics.add(document_buckets(ids(*range(0, 201, 2))))  # even ids are in every article: not specific
     terms_batch = batch(texts)
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(stories, "STORY_TERM_MIN_DOCUMENTS", 1)  # judge by the 4 articles alone

@@ -202,7 +202,7 @@ class Engine:
             self._near.insert_many(chunk.seqs, chunk.near)
             self._story.insert_many(chunk.seqs, chunk.story)
         for terms in self._store.term_sets():
-            self._terms.add_many(terms.term_ids, terms.offsets)
+            self._terms.add_many(terms.buckets, terms.offsets)
         log.info(
             "loaded %d articles from %s in %.1f s", len(self._near), self._store.location, time.perf_counter() - started
         )
@@ -449,9 +449,9 @@ class Engine:
         existing = self._store.article_by_id(article.id)
         if existing is not None:
             return self._existing_result(existing, analysis)
-        term_ids = analysis.terms.ids
-        self._terms.add(term_ids)
-        undo.append(lambda: self._terms.remove(term_ids))
+        buckets = stories.document_buckets(analysis.terms.ids)
+        self._terms.add(buckets)
+        undo.append(lambda: self._terms.remove(buckets))
         assessment = self._assess(analysis, salient, story_signature, self.settings.max_matches, pending=None)
         published = to_micros(article.published_at) if article.published_at else now
         cluster = self._apply_placement(assessment.placement, assessment.salient, published, now, undo)
@@ -463,7 +463,7 @@ class Engine:
                 content_hash=analysis.content_hash, verdict=assessment.duplicates.verdict,
                 duplicate_of=original.seq if original else None, cluster_seq=cluster,
                 near_signature=analysis.near_signature, story_signature=assessment.story_signature,
-                salient_ids=assessment.salient.ids, salient_counts=assessment.salient.counts, term_ids=term_ids,
+                salient_ids=assessment.salient.ids, salient_counts=assessment.salient.counts, term_buckets=buckets,
             )
         )  # fmt: skip
         self._near.insert(seq, analysis.near_signature)
@@ -656,15 +656,15 @@ class Engine:
                 with self._store.transaction():
                     now = self._now()
                     salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
-                    term_ids = self._store.term_ids(row.seq)
+                    buckets = self._store.term_buckets(row.seq)
                     # Before the delete: a centroid loaded after it would lack the article already.
                     undo.append(self._centroids.snapshot([row.cluster_seq]))
                     self._store.delete_article(row.seq)
                     self._centroids.subtract(row.cluster_seq, salient)
                     if not self._store.refresh_cluster(row.cluster_seq, now):
                         self._centroids.drop(row.cluster_seq)
-                    self._terms.remove(term_ids)
-                    undo.append(lambda: self._terms.add(term_ids))
+                    self._terms.remove(buckets)
+                    undo.append(lambda: self._terms.add(buckets))
                     self._rejudge_duplicates_of(row.seq)
             except BaseException:
                 for step in reversed(undo):

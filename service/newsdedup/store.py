@@ -30,7 +30,7 @@ from newsdedup.errors import IncompatibleData, StorageUnavailable
 from newsdedup.models import ClusterOrder, Verdict
 
 DATABASE_FILE = "newsdedup.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -80,7 +80,7 @@ CREATE TABLE IF NOT EXISTS article_terms (
     seq INTEGER PRIMARY KEY,
     salient_ids BLOB NOT NULL,
     salient_counts BLOB NOT NULL,
-    term_ids BLOB NOT NULL
+    term_buckets BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS articles_by_hash_and_age ON articles (content_hash, published_at, seq);
 CREATE INDEX IF NOT EXISTS articles_by_cluster ON articles (cluster_seq, published_at, seq);
@@ -152,7 +152,7 @@ class NewArticle:
     story_signature: np.ndarray
     salient_ids: np.ndarray
     salient_counts: np.ndarray
-    term_ids: np.ndarray
+    term_buckets: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -166,9 +166,9 @@ class SignatureChunk:
 
 @dataclass(frozen=True)
 class TermChunk:
-    """Stored term sets of consecutive articles: term_ids[offsets[i]:offsets[i + 1]] is article i's."""
+    """Stored document buckets of consecutive articles: buckets[offsets[i]:offsets[i + 1]] are article i's."""
 
-    term_ids: np.ndarray
+    buckets: np.ndarray
     offsets: np.ndarray
 
 
@@ -345,9 +345,9 @@ class Store:
         )
         return [_salient(ids, counts) for ids, counts in rows]
 
-    def term_ids(self, seq: int) -> np.ndarray:
-        row = self._db.execute("SELECT term_ids FROM article_terms WHERE seq = ?", (seq,)).fetchone()
-        return np.frombuffer(row[0], dtype=np.uint64)
+    def term_buckets(self, seq: int) -> np.ndarray:
+        row = self._db.execute("SELECT term_buckets FROM article_terms WHERE seq = ?", (seq,)).fetchone()
+        return np.frombuffer(row[0], dtype=np.uint32)
 
     def article_text(self, seq: int) -> tuple[str, str]:
         title, body = self._db.execute("SELECT title, body FROM articles WHERE seq = ?", (seq,)).fetchone()
@@ -374,10 +374,10 @@ class Store:
             ),
         )
         self._db.execute(
-            "INSERT INTO article_terms (seq, salient_ids, salient_counts, term_ids) VALUES (?, ?, ?, ?)",
+            "INSERT INTO article_terms (seq, salient_ids, salient_counts, term_buckets) VALUES (?, ?, ?, ?)",
             (
                 seq, article.salient_ids.astype(np.uint64).tobytes(),
-                article.salient_counts.astype(np.float64).tobytes(), article.term_ids.astype(np.uint64).tobytes(),
+                article.salient_counts.astype(np.float64).tobytes(), article.term_buckets.astype(np.uint32).tobytes(),
             ),
         )  # fmt: skip
         return seq
@@ -406,12 +406,12 @@ class Store:
             )
 
     def term_sets(self, chunk: int = 1 << 14) -> Iterator[TermChunk]:
-        """Every stored article's distinct terms, `chunk` articles at a time."""
-        rows = self._db.execute("SELECT term_ids FROM article_terms")
+        """Every stored article's document buckets, `chunk` articles at a time."""
+        rows = self._db.execute("SELECT term_buckets FROM article_terms")
         while batch := rows.fetchmany(chunk):
-            lengths = np.array([len(blob) // 8 for (blob,) in batch])
+            lengths = np.array([len(blob) // 4 for (blob,) in batch])
             yield TermChunk(
-                np.frombuffer(b"".join(blob for (blob,) in batch), dtype=np.uint64),
+                np.frombuffer(b"".join(blob for (blob,) in batch), dtype=np.uint32),
                 np.concatenate(([0], np.cumsum(lengths))),
             )
 

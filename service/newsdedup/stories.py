@@ -48,6 +48,16 @@ def _buckets(term_ids: np.ndarray) -> np.ndarray:
     return (term_ids & _BUCKET_MASK).astype(np.intp)
 
 
+def document_buckets(term_ids: np.ndarray) -> np.ndarray:
+    """The distinct count buckets of an article's terms (uint32, sorted): what counting it adds to.
+
+    A bucket counts an article once, even when two of its terms share it, so
+    a bucket's count never exceeds the number of articles. The store keeps
+    these rather than the term ids, so a restart counts with one bincount.
+    """
+    return hashing.distinct(_buckets(term_ids)).astype(np.uint32)
+
+
 @functools.cache
 def term_prior() -> tuple[np.ndarray, np.ndarray]:
     """(term ids, share of news articles expected to contain each), built by scripts/build_term_prior.py."""
@@ -78,25 +88,19 @@ class TermStatistics:
             np.maximum.at(self._prior, _buckets(term_ids), shares.astype(np.float32))
         self._counts[self._prior >= story_share] = _COMMON
 
-    def add(self, term_ids: np.ndarray) -> None:
-        """Count one more article holding these terms."""
-        # A bucket counts an article once, even when two of its terms share it:
-        # so a bucket's count never exceeds the number of articles.
-        np.add.at(self._counts, hashing.distinct(_buckets(term_ids)), 1)
+    def add(self, buckets: np.ndarray) -> None:
+        """Count one more article, given its `document_buckets`."""
+        self._counts[buckets.astype(np.intp)] += 1
         self.documents += 1
 
-    def add_many(self, term_ids: np.ndarray, offsets: np.ndarray) -> None:
-        """Count many articles at once: article i holds term_ids[offsets[i]:offsets[i + 1]]."""
-        articles = len(offsets) - 1
-        owners = np.repeat(np.arange(articles, dtype=np.uint64), np.diff(offsets))
-        # Distinct (article, bucket) pairs, so a bucket counts each article once.
-        pairs = hashing.distinct((owners << np.uint64(32)) | (term_ids & _BUCKET_MASK))
-        self._counts += np.bincount((pairs & _BUCKET_MASK).astype(np.intp), minlength=DF_BUCKETS).astype(np.int32)
-        self.documents += articles
+    def add_many(self, buckets: np.ndarray, offsets: np.ndarray) -> None:
+        """Count many articles at once: article i has document buckets buckets[offsets[i]:offsets[i + 1]]."""
+        self._counts += np.bincount(buckets.astype(np.intp), minlength=DF_BUCKETS).astype(np.int32)
+        self.documents += len(offsets) - 1
 
-    def remove(self, term_ids: np.ndarray) -> None:
-        """Forget one article holding these terms."""
-        np.subtract.at(self._counts, hashing.distinct(_buckets(term_ids)), 1)
+    def remove(self, buckets: np.ndarray) -> None:
+        """Forget one article, given its `document_buckets`."""
+        self._counts[buckets.astype(np.intp)] -= 1
         self.documents -= 1
 
     def _df(self, buckets: np.ndarray) -> np.ndarray:
