@@ -102,3 +102,21 @@ def test_merges_drop_the_entries_of_removed_articles(monkeypatch: pytest.MonkeyP
     held = np.concatenate(table._runs) & np.uint64(0xFFFFFFFF)
     assert not np.isin(held, list(removed)).any(), "the bulk-loaded run has merged with later ones"
     assert table.entries == (len(signatures) - len(removed)) * table.bands
+
+
+@pytest.mark.parametrize("limit", [1, 5, 70])
+def test_a_bucket_limit_keeps_each_buckets_newest_entries(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """A bucket shared by 150 articles yields only its `limit` newest, whether they sit in runs or recent entries."""
+    monkeypatch.setattr(lsh, "_RECENT_ENTRIES", 150)  # a flush every 7 inserts: 300 leave 6 recent
+    signature = family_signatures(32, families=1, per_family=1)[0]
+    others = family_signatures(32, families=30, per_family=1, seed=5)
+    table = BandTable(32, 0.1, (0.3, 0.7), alive=everything_alive)
+    for seq in range(150):  # the same signature, interleaved with unrelated ones
+        table.insert(np.array([2 * seq]), signature[None, :])
+        table.insert(np.array([2 * seq + 1]), others[seq % 30][None, :])
+    assert len(table._runs) > 1 and table._recent, "entries in several runs and in the recent dict"
+    newest = [2 * seq for seq in range(150 - limit, 150)]
+    found = table.candidates(signature, bucket_limit=limit).tolist()
+    assert [seq for seq in found if seq % 2 == 0] == newest
+    unlimited = table.candidates(signature).tolist()
+    assert [seq for seq in unlimited if seq % 2 == 0] == list(range(0, 300, 2))

@@ -81,6 +81,12 @@ MAX_PAGE_SIZE = 1000
 STORY_LSH_WEIGHTS = (0.3, 0.7)
 # Story-LSH candidates considered per article, most similar salient-term sets first.
 STORY_CANDIDATES = 50
+# Newest articles taken from each story-LSH bucket. With one-row bands a bucket is
+# one story term's minimum: a term common across stories fills a bucket with
+# thousands of articles, and candidates grew linearly with the store (2,600 per
+# query at 100k). A story's recent articles share many buckets, so the newest few
+# of each find it.
+STORY_BUCKET_LIMIT = 64
 # How many shared shingles and terms CompareArticles shows.
 EXPLANATION_SAMPLE = 20
 # Bumped whenever tokenisation or hashing changes what a text hashes to.
@@ -164,7 +170,10 @@ class Engine:
         self._store = Store.open(settings.data_dir, settings.durability, self._signature_parameters())
         self._near = SignatureIndex(num_perm=settings.num_perm, lsh_threshold=settings.near_lsh_threshold)
         self._story = SignatureIndex(
-            num_perm=settings.story_num_perm, lsh_threshold=settings.story_lsh_threshold, weights=STORY_LSH_WEIGHTS
+            num_perm=settings.story_num_perm,
+            lsh_threshold=settings.story_lsh_threshold,
+            weights=STORY_LSH_WEIGHTS,
+            bucket_limit=STORY_BUCKET_LIMIT,
         )
         self._terms = stories.TermStatistics(settings.term_prior_weight, settings.story_term_share)
         self._centroids = stories.Centroids(self._load_centroid, CENTROID_CACHE_CLUSTERS)

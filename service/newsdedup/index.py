@@ -25,8 +25,17 @@ _INITIAL_CAPACITY = 1024
 class SignatureIndex:
     """MinHash LSH over sequence numbers, with the signatures kept for verification."""
 
-    def __init__(self, *, num_perm: int, lsh_threshold: float, weights: tuple[float, float] = (0.5, 0.5)) -> None:
+    def __init__(
+        self,
+        *,
+        num_perm: int,
+        lsh_threshold: float,
+        weights: tuple[float, float] = (0.5, 0.5),
+        bucket_limit: int | None = None,
+    ) -> None:
+        """`bucket_limit`: query each LSH bucket for its newest that many keys only (see BandTable.candidates)."""
         self.num_perm = num_perm
+        self.bucket_limit = bucket_limit
         self._signatures = np.zeros((_INITIAL_CAPACITY, num_perm), dtype=np.uint32)
         self._alive = np.zeros(_INITIAL_CAPACITY, dtype=bool)
         self._count = 0
@@ -107,7 +116,7 @@ class SignatureIndex:
         LSH returns thousands of candidates, ranked here without a Python
         object each.
         """
-        keys = self._bands.candidates(signature)
+        keys = self._bands.candidates(signature, self.bucket_limit)
         keys = keys[self._is_alive(keys)].astype(np.int64)
         if exclude is not None:
             keys = keys[keys != exclude]

@@ -32,6 +32,7 @@ _LOW_32 = np.uint64(0xFFFFFFFF)
 _SHIFT_32 = np.uint64(32)
 # Recent entries are kept in a dict until there are this many; then they become a sorted run.
 _RECENT_ENTRIES = 1 << 16
+_UNLIMITED = np.iinfo(np.int64).max
 
 Alive = Callable[[np.ndarray], np.ndarray]
 
@@ -86,17 +87,33 @@ class BandTable:
             self._recent_entries.clear()
             self._recent_count = 0
 
-    def candidates(self, signature: np.ndarray) -> np.ndarray:
-        """Sequence numbers sharing at least one band with `signature` (removed ones included), sorted, distinct."""
+    def candidates(self, signature: np.ndarray, bucket_limit: int | None = None) -> np.ndarray:
+        """Sequence numbers sharing at least one band with `signature` (removed ones included), sorted, distinct.
+
+        With `bucket_limit`, each band's bucket yields only its newest that
+        many (the highest sequence numbers): a bucket shared by thousands of
+        articles (a common story term) costs no more than a small one.
+        Entries are sorted by (key, seq), so a bucket's newest entries close
+        its range in each run, and newer runs come later in the list.
+        """
         keys = self.band_keys(signature[None, :])[0]
         low = np.sort(keys << _SHIFT_32)
         high = low | _LOW_32
-        found = [np.array([seq for key in keys.tolist() for seq in self._recent.get(key, ())], dtype=np.uint64)]
-        for run in self._runs:
-            starts = np.searchsorted(run, low)
+        room = np.full(len(low), _UNLIMITED if bucket_limit is None else bucket_limit, dtype=np.int64)
+        found = [np.zeros(0, dtype=np.uint64)]
+        for band, key in enumerate((low >> _SHIFT_32).tolist()):
+            seqs = self._recent.get(key, [])[-room[band] :] if room[band] > 0 else []
+            if seqs:
+                found.append(np.array(seqs, dtype=np.uint64))
+                room[band] -= len(seqs)
+        for run in reversed(self._runs):
+            if not room.any():
+                break
             stops = np.searchsorted(run, high, side="right")
+            starts = np.maximum(np.searchsorted(run, low), stops - room)
             for band in np.flatnonzero(stops > starts).tolist():
                 found.append(run[starts[band] : stops[band]] & _LOW_32)
+            room -= np.maximum(stops - starts, 0)
         return hashing.distinct(np.concatenate(found))
 
     def _add_run(self, run: np.ndarray) -> None:
