@@ -6,7 +6,6 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from newsdedup import engine as engine_module
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.errors import Conflict, InvalidArgument, NotFound, StorageUnavailable
@@ -428,15 +427,13 @@ def test_stats_count_articles_clusters_and_duplicates(engine: Engine, seeds) -> 
     assert stats.parameters.near_duplicate.bands * stats.parameters.near_duplicate.rows <= stats.parameters.num_perm
 
 
-def test_evicted_story_centroids_are_reloaded_to_the_same_answers(
-    monkeypatch: pytest.MonkeyPatch, ecbplus: list[dict]
-) -> None:
+def test_evicted_story_centroids_are_reloaded_to_the_same_answers(ecbplus: list[dict]) -> None:
     """With room for two centroids, clusters and results match an engine that keeps them all, deletes included."""
     docs = [doc for doc in ecbplus if doc["topic"] in (1, 2, 3, 4)]
     deleted = {doc["doc_id"] for doc in docs[:60:3]}
 
-    def replay() -> tuple[list, list]:
-        engine = Engine(Settings(data_dir=""))
+    def replay(centroid_cache: int) -> tuple[list, list]:
+        engine = Engine(Settings(data_dir="", centroid_cache=centroid_cache))
         results = [engine.ingest(ArticleInput(id=doc["doc_id"], body=doc["text"])) for doc in docs[:60]]
         for article_id in sorted(deleted):
             cluster = engine._row(article_id).cluster_seq
@@ -451,8 +448,7 @@ def test_evicted_story_centroids_are_reloaded_to_the_same_answers(
         engine.close()
         return results, clusters
 
-    cached = replay()
-    monkeypatch.setattr(engine_module, "CENTROID_CACHE_CLUSTERS", 2)
-    reloaded = replay()
+    cached = replay(centroid_cache=50_000)
+    reloaded = replay(centroid_cache=2)
     assert reloaded == cached
     assert len({tuple(ids) for ids in cached[1]}) > 2, "more clusters than the cache holds"

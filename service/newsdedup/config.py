@@ -70,6 +70,11 @@ class Settings:
     story_lsh_threshold: float = _setting(
         0.1, "Jaccard similarity of salient-term sets the story LSH is tuned for when finding candidate clusters."
     )
+    centroid_cache: int = _setting(
+        50_000,
+        "Story centroids kept in memory, most recently used first; others are summed again from the store "
+        "when a new article needs them.",
+    )
     term_prior_weight: float = _setting(
         300.0,
         "Weight, in articles, of the built-in word-frequency prior on document frequencies; it lets a fresh "
@@ -109,6 +114,8 @@ class Settings:
             yield f"shingle_size must be in 1..10, got {self.shingle_size}"
         if not 8 <= self.salient_terms <= 1024:
             yield f"salient_terms must be in 8..1024, got {self.salient_terms}"
+        if self.centroid_cache < 1:
+            yield f"centroid_cache must be at least 1, got {self.centroid_cache}"
         for name in (
             "near_threshold",
             "near_lsh_threshold",

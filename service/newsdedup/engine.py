@@ -91,8 +91,6 @@ STORY_BUCKET_LIMIT = 64
 EXPLANATION_SAMPLE = 20
 # Bumped whenever tokenisation or hashing changes what a text hashes to.
 HASHING_VERSION = 2
-# Story centroids kept in memory; others are summed from the store when needed.
-CENTROID_CACHE_CLUSTERS = 50_000
 
 _MICROS = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -176,7 +174,7 @@ class Engine:
             bucket_limit=STORY_BUCKET_LIMIT,
         )
         self._terms = stories.TermStatistics(settings.term_prior_weight, settings.story_term_share)
-        self._centroids = stories.Centroids(self._load_centroid, CENTROID_CACHE_CLUSTERS)
+        self._centroids = stories.Centroids(self._load_centroid, settings.centroid_cache)
         self._lock = threading.Lock()
         self._page_tokens = PageTokens(self._page_token_key())
         self._rebuild()
