@@ -139,11 +139,13 @@ class _Duplicates:
 
 @dataclass(frozen=True)
 class StoryCandidate:
-    """A stored article the story LSH found, with its cluster: no row is read for most of them."""
+    """A stored article the story LSH found (most similar story signatures first), with its cluster.
+
+    No article row is read for most of them: only the few reported as matches.
+    """
 
     seq: int
     cluster_seq: int
-    similarity: float
 
 
 @dataclass(frozen=True)
@@ -333,9 +335,9 @@ class Engine:
 
     def _find_story_candidates(self, story_signature: np.ndarray, exclude: frozenset[int]) -> list[StoryCandidate]:
         hits = self._story.query(story_signature, 0.0, limit=STORY_CANDIDATES + len(exclude))
-        hits = [(seq, sim) for seq, sim in hits if seq not in exclude][:STORY_CANDIDATES]
-        clusters = self._store.clusters_of([seq for seq, _ in hits])
-        return [StoryCandidate(seq, clusters[seq], sim) for seq, sim in hits if seq in clusters]
+        seqs = [seq for seq, _ in hits if seq not in exclude][:STORY_CANDIDATES]
+        clusters = self._store.clusters_of(seqs)
+        return [StoryCandidate(seq, clusters[seq]) for seq in seqs if seq in clusters]
 
     def _assess(
         self,
@@ -384,7 +386,6 @@ class Engine:
         matches = [match(row, 1.0, Relation.EXACT_DUPLICATE) for row in duplicates.exact[:limit]]
         near = [(row, sim) for row, sim in duplicates.near if sim >= min_similarity]
         matches += [match(row, sim, Relation.NEAR_DUPLICATE) for row, sim in near[: limit - len(matches)]]
-        matches = [m for m in matches if m.similarity >= min_similarity]
         room = limit - len(matches)
         if room > 0:
             taken = duplicates.seqs

@@ -49,11 +49,6 @@ class SignatureIndex:
     def rows(self) -> int:
         return self._bands.rows
 
-    @property
-    def nbytes(self) -> int:
-        """Memory held by the signatures and the bands."""
-        return self._signatures.nbytes + self._alive.nbytes + self._bands.nbytes
-
     def __len__(self) -> int:
         return self._count
 

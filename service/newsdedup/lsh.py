@@ -43,7 +43,6 @@ class BandTable:
     def __init__(self, num_perm: int, threshold: float, weights: tuple[float, float], alive: Alive) -> None:
         # datasketch's optimiser weighs false positives against false negatives as `weights` says.
         self.bands, self.rows = _optimal_param(threshold, num_perm, *weights)
-        self.num_perm = num_perm
         rng = np.random.default_rng(0x5EED)
         self._multipliers = rng.integers(1, 1 << 63, size=self.rows, dtype=np.uint64) | np.uint64(1)
         self._band_salts = rng.integers(0, 1 << 63, size=self.bands, dtype=np.uint64)
@@ -57,10 +56,6 @@ class BandTable:
     def entries(self) -> int:
         """Entries held, those of removed articles not yet merged away included."""
         return sum(len(run) for run in self._runs) + self._recent_count
-
-    @property
-    def nbytes(self) -> int:
-        return sum(run.nbytes for run in self._runs) + 8 * self._recent_count
 
     def band_keys(self, signatures: np.ndarray) -> np.ndarray:
         """The 32-bit key of every band of each signature: uint64[len(signatures), bands]."""
