@@ -11,8 +11,8 @@ collision probability of a bin stays the Jaccard similarity). The estimator
 is the share of equal bins, with accuracy matching k-permutation MinHash
 (benchmarks/hashing.py measures it).
 
-For a whole batch, signing is one `np.minimum.at` over (text, bin) cells, and
-the signatures are what datasketch's MinHashLSH indexes (see index.py).
+For a whole batch, signing is one `np.minimum.at` over (text, bin) cells; the
+LSH bands of lsh.py index the signatures.
 """
 
 from __future__ import annotations

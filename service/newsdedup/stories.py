@@ -228,9 +228,8 @@ def cosines(
     ids = np.concatenate([other.ids for other in others])
     if len(ids) == 0:
         return result
-    counts = np.concatenate([other.counts for other in others])
     owners = np.repeat(np.arange(len(others)), [len(other) for other in others])
-    other_weights = (1.0 + np.log(counts)) * statistics.idf(ids, pending)
+    other_weights = TermVector(ids, np.concatenate([other.counts for other in others])).weights(statistics, pending)
     positions = np.minimum(np.searchsorted(article.ids, ids), len(article) - 1)
     shared = article.ids[positions] == ids
     dots = np.bincount(
