@@ -90,7 +90,7 @@ STORY_BUCKET_LIMIT = 64
 # How many shared shingles and terms CompareArticles shows.
 EXPLANATION_SAMPLE = 20
 # Bumped whenever tokenisation or hashing changes what a text hashes to.
-HASHING_VERSION = 2
+HASHING_VERSION = 3
 
 _MICROS = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -1,15 +1,21 @@
 """MinHash signatures and content hashes: the hot path from text to fingerprint.
 
-Signatures use one-permutation hashing with optimal densification
-(Li, Owen and Zhang 2012; Shrivastava 2017). Classic MinHash applies k hash
-functions to every element, k * n operations per set; one-permutation
-hashing hashes each element once, uses the top bits to pick one of k bins and
-keeps the minimum of the other bits per bin, n operations in all. Bins that
-no element falls into borrow the value of a non-empty bin chosen by a fixed
-probe sequence (the same for every set, so equal sets stay equal and the
-collision probability of a bin stays the Jaccard similarity). The estimator
-is the share of equal bins, with accuracy matching k-permutation MinHash
-(benchmarks/hashing.py measures it).
+Signatures use one-permutation hashing (Li, Owen and Zhang 2012). Classic
+MinHash applies k hash functions to every element, k * n operations per set;
+one-permutation hashing hashes each element once, uses the top bits to pick one
+of k bins and keeps the minimum of the other bits per bin, n operations in all.
+A bin that no element falls into gets its own classic MinHash value instead:
+the minimum over the whole set of a hash salted with the bin. Either way a bin
+of two sets is equal with probability their Jaccard similarity: if some
+element of the union falls into the bin, it is equal exactly when the union's
+minimum there is shared; if none does, the bin's own hash decides.
+
+The fill costs n operations per empty bin, about k * n * exp(-n / k) per set:
+almost nothing for an article of hundreds of shingles, and for a short text
+it buys independent bins. Densification by copying a non-empty bin
+(Shrivastava 2017), which this replaced, ties every empty bin to a handful of
+elements; when two of a short text's shingles shared a bin, one of them was
+never seen and the estimate could miss by 0.2.
 
 For a whole batch, signing is one `np.minimum.at` over (text, bin) cells; the
 LSH bands of lsh.py index the signatures.
@@ -26,15 +32,10 @@ import xxhash
 
 from newsdedup import boilerplate, hashing, text
 
-SCHEME = "oph-dens32"
-_EMPTY = np.uint64(1 << 32)  # above every 32-bit value
+SCHEME = "oph-binfill32"
+_EMPTY = np.uint64(2**64 - 1)  # a bin no element fell into (or one whose element mixed to all ones, p = 2**-64)
 _LOW_32 = np.uint64(0xFFFFFFFF)
-# Probes per empty bin before falling back to the first non-empty bin; a set
-# with one element of 128 bins needs 128 on average, and 4096 fail to find it
-# with probability (127/128)**4096 ~ 1e-14.
-_MAX_PROBES = 4096
-# Probes tried at once: most empty bins are filled by one of the first few.
-_PROBE_BLOCKS = (4, 28, 96, 384, 1536, 2048)
+_HIGH_32 = np.uint64(32)
 _MIX = np.uint64(0xD6E8FEB86659FD93)  # odd
 
 
@@ -46,12 +47,17 @@ class OnePermutationHasher:
             raise ValueError(f"num_perm must be a power of two, got {num_perm}")
         self.num_perm = num_perm
         self.seed = seed
-        self._shift = np.uint64(64 - int(math.log2(num_perm)))
-        self._salt = hashing.fmix64(np.array([seed], dtype=np.uint64))[0]
+        self._value_shift = np.uint64(int(math.log2(num_perm)))
+        self._bin_shift = np.uint64(64) - self._value_shift
         # The inputs are already uniform 64-bit hashes (or their top 48 bits), so
-        # salting and one odd multiplication suffice to spread them over the
-        # bins (top bits) and values (low 32 bits): a bijection of the input.
-        self._probes = np.random.default_rng(seed).integers(0, num_perm, size=(num_perm, _MAX_PROBES), dtype=np.int16)
+        # salting and one odd multiplication (a bijection) suffice to spread them
+        # over the bins (top bits) and values (the bits below).
+        self._salt = hashing.fmix64(np.array([seed], dtype=np.uint64))[0]
+        # An empty bin hashes every element again by multiply-shift: the top 32
+        # bits of mixed * a, with a random odd multiplier a per bin. Any fixed
+        # function keeps the bin's collision probability at J (elements are
+        # exchangeable); a multiplier per bin makes the bins independent draws.
+        self._bin_multipliers = hashing.fmix64(self._salt + np.arange(1, num_perm + 1, dtype=np.uint64)) | np.uint64(1)
 
     def sign_batch(self, hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Signatures (uint32[texts, num_perm]) of the sets hashes[offsets[i]:offsets[i+1]].
@@ -59,14 +65,19 @@ class OnePermutationHasher:
         A text with an empty set gets a row of 0xFFFFFFFF, which callers never index.
         """
         texts, k = len(offsets) - 1, self.num_perm
-        mixed = (hashes ^ self._salt) * _MIX
-        owners = np.repeat(np.arange(texts, dtype=np.int64), np.diff(offsets))
-        cells = owners * k + (mixed >> self._shift).astype(np.int64)
-        flat = np.full(texts * k, _EMPTY, dtype=np.uint64)
-        np.minimum.at(flat, cells, mixed & _LOW_32)
-        signatures = flat.reshape(texts, k)
-        self._densify(signatures)
-        return np.minimum(signatures, _LOW_32).astype(np.uint32)
+        sizes = np.diff(offsets)
+        mixed = hashes ^ self._salt
+        mixed *= _MIX
+        cells = np.repeat(np.arange(0, texts * k, k, dtype=np.int64), sizes)
+        cells += (mixed >> self._bin_shift).view(np.int64)
+        # The elements of a bin share its top bits, so the smallest mixed value is
+        # the one smallest in the bits below them: keep it, take 32 of those bits.
+        smallest = np.full((texts, k), _EMPTY, dtype=np.uint64)
+        np.minimum.at(smallest.reshape(-1), cells, mixed)
+        signatures = (smallest << self._value_shift) >> _HIGH_32
+        self._fill_empty_bins(signatures, smallest == _EMPTY, mixed, offsets)
+        signatures[sizes == 0] = _LOW_32
+        return signatures.astype(np.uint32)
 
     def sign(self, hashes: np.ndarray) -> np.ndarray:
         """The signature of one non-empty set."""
@@ -74,23 +85,22 @@ class OnePermutationHasher:
             raise ValueError("cannot sign an empty set")
         return self.sign_batch(hashes, np.array([0, hashes.size]))[0]
 
-    def _densify(self, signatures: np.ndarray) -> None:
-        """Fill each empty bin from the first non-empty bin on its probe sequence."""
-        filled = signatures != _EMPTY
-        rows, columns = np.nonzero(~filled & filled.any(axis=1)[:, None])
-        start = 0
-        for width in _PROBE_BLOCKS:
-            if rows.size == 0:
-                return
-            candidates = self._probes[columns, start : start + width].astype(np.intp)
-            start += width
-            hits = filled[rows[:, None], candidates]
-            found = hits.any(axis=1)
-            chosen = candidates[found, hits[found].argmax(axis=1)]
-            signatures[rows[found], columns[found]] = signatures[rows[found], chosen]
-            rows, columns = rows[~found], columns[~found]
-        for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
-            signatures[row, column] = signatures[row, np.flatnonzero(filled[row])[0]]
+    def _fill_empty_bins(
+        self, signatures: np.ndarray, empty: np.ndarray, mixed: np.ndarray, offsets: np.ndarray
+    ) -> None:
+        """Give each empty bin of a non-empty set the top 32 bits of the smallest (mixed * its multiplier)."""
+        sizes = np.diff(offsets)
+        rows, columns = np.nonzero(empty & (sizes > 0)[:, None])
+        if rows.size == 0:
+            return
+        # One entry per (empty bin, element of its set), grouped by bin.
+        counts = sizes[rows]
+        group_starts = np.cumsum(counts) - counts
+        elements = np.arange(group_starts[-1] + counts[-1])
+        elements += np.repeat(offsets[rows] - group_starts, counts)
+        products = mixed[elements]
+        products *= np.repeat(self._bin_multipliers[columns], counts)
+        signatures[rows, columns] = np.minimum.reduceat(products, group_starts) >> _HIGH_32
 
 
 def estimate_jaccard(signature: np.ndarray, others: np.ndarray) -> np.ndarray:
