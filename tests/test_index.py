@@ -65,11 +65,12 @@ def test_banding_comes_from_datasketchs_optimiser(index: SignatureIndex) -> None
     assert 1 - (1 - 0.5**index.rows) ** index.bands > 0.95
 
 
-def test_a_limited_query_keeps_the_best_ties_to_the_smaller_key(index: SignatureIndex) -> None:
-    """limit=k returns the first k of the unlimited ranking: most similar first, equal similarity by key."""
+def test_a_limited_query_keeps_the_best_ties_to_the_newer_key(index: SignatureIndex) -> None:
+    """limit=k returns the first k of the unlimited ranking: most similar first, equal similarity newest first."""
     for key in range(30):
         index.insert(key, signature(range(key % 7 * 10, 1000)))
     full = index.query(signature(range(0, 1000)), 0.0)
     assert len(full) == 30 and len({sim for _, sim in full}) < 30, "the ranking has ties"
+    assert full == sorted(full, key=lambda hit: (-hit[1], -hit[0]))
     for limit in (1, 5, 12, 30, 40):
         assert index.query(signature(range(0, 1000)), 0.0, limit=limit) == full[:limit]

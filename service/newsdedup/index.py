@@ -107,9 +107,10 @@ class SignatureIndex:
     ) -> list[tuple[int, float]]:
         """Candidates at least `min_similarity` similar (estimated), best first, as (key, similarity).
 
-        With `limit`, only the best `limit` (ties to the smaller key): a loose
-        LSH returns thousands of candidates, ranked here without a Python
-        object each.
+        Ties go to the larger key, the newer article: with few bins many
+        candidates tie, and for news the recent ones are the likelier story.
+        With `limit`, only the best `limit`: a loose LSH returns thousands of
+        candidates, ranked here without a Python object each.
         """
         keys = self._bands.candidates(signature, self.bucket_limit)
         keys = keys[self._is_alive(keys)].astype(np.int64)
@@ -120,5 +121,5 @@ class SignatureIndex:
         similarities = estimate_jaccard(signature, self._signatures[keys])
         keep = similarities >= min_similarity
         keys, similarities = keys[keep], similarities[keep]
-        order = np.lexsort((keys, -similarities))[:limit]
+        order = np.lexsort((-keys, -similarities))[:limit]
         return [(int(key), float(sim)) for key, sim in zip(keys[order], similarities[order], strict=True)]
