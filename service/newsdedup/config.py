@@ -108,7 +108,7 @@ class Settings:
             value = getattr(self, name)
             if not 16 <= value <= 1024 or value & (value - 1):
                 yield f"{name} must be a power of two in 16..1024, got {value}"
-        if not 0 <= self.seed <= 2**32 - 1:  # the range numpy's RandomState accepts for the permutations
+        if not 0 <= self.seed <= 2**32 - 1:  # datasketch's range (RandomState), so a seed means the same there
             yield f"seed must be in 0..4294967295, got {self.seed}"
         if not 1 <= self.shingle_size <= 10:
             yield f"shingle_size must be in 1..10, got {self.shingle_size}"
