@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -393,6 +394,29 @@ def test_failed_commit_leaves_nothing_behind(engine: Engine, seeds, monkeypatch)
         )
     pristine.close()
     assert engine.ingest(ArticleInput(id="new1", body=seeds[1].body)).verdict == Verdict.UNIQUE
+
+
+def test_failed_commit_after_a_merge_unmerges_the_clusters(engine: Engine, monkeypatch) -> None:
+    """A batch whose bridging article merged two stories, then failed, leaves both stories apart."""
+    alpha, beta = invented_words(21, 20), invented_words(22, 20)
+    first = engine.ingest(ArticleInput(id="alpha", body=story_text(alpha, 1)))
+    second = engine.ingest(ArticleInput(id="beta", body=story_text(beta, 2)))
+    store = engine._store
+    real_commit = store.transaction
+
+    @contextlib.contextmanager
+    def failing_commit():
+        with real_commit():
+            yield
+            raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "transaction", failing_commit)
+    with pytest.raises(StorageUnavailable):
+        engine.ingest(ArticleInput(id="bridge", body=story_text(alpha + beta, 3, length=240)))
+    monkeypatch.setattr(store, "transaction", real_commit)
+    assert engine.get_cluster(cluster_id=second.cluster_id).cluster_id == second.cluster_id
+    check = engine.check(ArticleInput(id="", body=story_text(beta, 4)))
+    assert check.cluster_id == second.cluster_id != first.cluster_id
 
 
 def test_compare_explains_a_same_story_pair(engine: Engine, seeds) -> None:

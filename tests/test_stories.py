@@ -12,6 +12,7 @@ from newsdedup.stories import (
     EMPTY_VECTOR,
     STORY_TERM_MIN_DOCUMENTS,
     Centroids,
+    Memberships,
     Placement,
     TermStatistics,
     TermVector,
@@ -520,3 +521,37 @@ def test_bridging_article_does_not_merge_dissimilar_clusters() -> None:
 def test_placement_clusters_lists_the_oldest_first(placement: Placement, expected: tuple[int, ...]) -> None:
     """`clusters` is every existing cluster involved, smallest sequence (oldest) first."""
     assert placement.clusters == expected
+
+
+# --- memberships --------------------------------------------------------------------------------------
+
+
+def test_memberships_map_articles_to_their_clusters_and_unknown_ones_to_minus_one() -> None:
+    """Assigned articles map to their clusters, in the order asked; others (beyond the arrays too) to -1."""
+    memberships = Memberships()
+    memberships.assign(np.array([0, 5, 3000]), np.array([2, 7, 2]))
+    assert memberships.clusters_of(np.array([3000, 5, 0, 1, 10**6])).tolist() == [2, 7, 2, -1, -1]
+    assert memberships.clusters_of(np.array([], dtype=np.int64)).tolist() == []
+
+
+def test_a_merge_forwards_the_merged_cluster_and_what_was_forwarded_to_it() -> None:
+    """Merging 7 into 2 and then 2 into 1 leaves every article of 1, 2 and 7 in cluster 1; 9 is untouched."""
+    memberships = Memberships()
+    memberships.assign(np.arange(4), np.array([1, 2, 7, 9]))
+    memberships.merge(2, 7)
+    assert memberships.clusters_of(np.arange(4)).tolist() == [1, 2, 2, 9]
+    memberships.merge(1, 2)
+    assert memberships.clusters_of(np.arange(4)).tolist() == [1, 1, 1, 9]
+    memberships.merge(5000, 9)  # a survivor beyond the arrays grows them
+    assert memberships.clusters_of(np.arange(4)).tolist() == [1, 1, 1, 5000]
+
+
+def test_undoing_membership_changes_in_reverse_restores_them() -> None:
+    """The functions assign and merge return put things back when run newest first, as a failed write does."""
+    memberships = Memberships()
+    memberships.assign(np.arange(3), np.array([1, 2, 3]))
+    undo = [memberships.merge(1, 2), memberships.assign(np.array([3]), np.array([1])), memberships.merge(1, 3)]
+    assert memberships.clusters_of(np.arange(4)).tolist() == [1, 1, 1, 1]
+    for step in reversed(undo):
+        step()
+    assert memberships.clusters_of(np.arange(4)).tolist() == [1, 2, 3, -1]

@@ -177,6 +177,7 @@ class Engine:
         )
         self._terms = stories.TermStatistics(settings.term_prior_weight, settings.story_term_share)
         self._centroids = stories.Centroids(self._load_centroid, settings.centroid_cache)
+        self._memberships = stories.Memberships()
         self._lock = threading.Lock()
         self._page_tokens = PageTokens(self._page_token_key())
         self._rebuild()
@@ -212,6 +213,8 @@ class Engine:
             self._story.insert_many(chunk.seqs, chunk.story)
         for terms in self._store.term_sets():
             self._terms.add_many(terms.buckets, terms.offsets)
+        for seqs, clusters in self._store.article_clusters():
+            self._memberships.assign(seqs, clusters)
         log.info(
             "loaded %d articles from %s in %.1f s", len(self._near), self._store.location, time.perf_counter() - started
         )
@@ -336,8 +339,8 @@ class Engine:
     def _find_story_candidates(self, story_signature: np.ndarray, exclude: frozenset[int]) -> list[StoryCandidate]:
         hits = self._story.query(story_signature, 0.0, limit=STORY_CANDIDATES + len(exclude))
         seqs = [seq for seq, _ in hits if seq not in exclude][:STORY_CANDIDATES]
-        clusters = self._store.clusters_of(seqs)
-        return [StoryCandidate(seq, clusters[seq]) for seq in seqs if seq in clusters]
+        clusters = self._memberships.clusters_of(np.array(seqs, dtype=np.int64)).tolist()
+        return [StoryCandidate(seq, cluster) for seq, cluster in zip(seqs, clusters, strict=True) if cluster >= 0]
 
     def _assess(
         self,
@@ -478,6 +481,7 @@ class Engine:
         undo.append(lambda: self._near.remove(seq))
         self._story.insert(seq, assessment.story_signature)
         undo.append(lambda: self._story.remove(seq))
+        undo.append(self._memberships.assign(np.array([seq]), np.array([cluster])))
         cluster_row = self._store.cluster(cluster)
         assert cluster_row is not None
         return self._assessed_result(article.id, assessment, cluster, cluster_row.size, self.settings.max_matches)
@@ -529,6 +533,7 @@ class Engine:
                 self._store.merge_clusters(cluster, merged, now)
                 for other in merged:
                     self._centroids.merge(cluster, other)
+                    undo.append(self._memberships.merge(cluster, other))
         else:
             cluster = self._store.create_cluster(published, now)
             undo.append(self._centroids.snapshot([cluster]))

@@ -298,13 +298,6 @@ class Store:
         rows = self._db.execute(f"SELECT {_ROW_COLUMNS} FROM articles WHERE seq IN ({marks})", list(seqs))
         return {row[0]: ArticleRow.from_sql(row) for row in rows}
 
-    def clusters_of(self, seqs: Sequence[int]) -> dict[int, int]:
-        """The cluster seq of each stored article among `seqs`."""
-        if not seqs:
-            return {}
-        marks = ",".join("?" * len(seqs))
-        return dict(self._db.execute(f"SELECT seq, cluster_seq FROM articles WHERE seq IN ({marks})", list(seqs)))
-
     def exact_copies(
         self, content_hash: int, limit: int, exclude: Sequence[int] = (), before: int | None = None
     ) -> list[ArticleRow]:
@@ -404,6 +397,13 @@ class Store:
                 np.frombuffer(near_bytes, dtype=np.uint32).reshape(len(seqs), num_perm),
                 np.frombuffer(story_bytes, dtype=np.uint32).reshape(len(seqs), story_num_perm),
             )
+
+    def article_clusters(self, chunk: int = 1 << 16) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(seqs, cluster seqs) of every stored article, `chunk` at a time, from the covering cluster index."""
+        rows = self._db.execute("SELECT seq, cluster_seq FROM articles INDEXED BY articles_by_cluster")
+        while batch := rows.fetchmany(chunk):
+            pairs = np.array(batch, dtype=np.int64)
+            yield pairs[:, 0], pairs[:, 1]
 
     def term_sets(self, chunk: int = 1 << 14) -> Iterator[TermChunk]:
         """Every stored article's document buckets, `chunk` articles at a time."""
