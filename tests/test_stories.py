@@ -19,9 +19,11 @@ from newsdedup.stories import (
     add_vectors,
     cosine,
     document_buckets,
+    heaviest,
     place,
     select_salient,
     story_set,
+    sum_vectors,
     term_prior,
 )
 from newsdedup.text import Terms, concatenate_terms
@@ -388,11 +390,54 @@ def test_add_vectors_sums_counts_term_by_term(first: TermVector, second: TermVec
     assert total.ids.tolist() == sorted(expected)
 
 
+@given(st.lists(term_vectors(), max_size=6))
+def test_sum_vectors_of_concatenated_vectors_equals_adding_them_one_by_one(vectors: list[TermVector]) -> None:
+    """A centroid loaded from its members (one concatenation) equals the one built by adding them in turn."""
+    incremental = EMPTY_VECTOR
+    for v in vectors:
+        incremental = add_vectors(incremental, v)
+    loaded = sum_vectors(
+        np.concatenate([v.ids for v in vectors] or [np.zeros(0, dtype=np.uint64)]),
+        np.concatenate([v.counts for v in vectors] or [np.zeros(0)]),
+    )
+    assert loaded.ids.tolist() == incremental.ids.tolist()
+    assert loaded.counts.tolist() == incremental.counts.tolist()
+
+
+@given(term_vectors(), st.integers(1, 40))
+def test_heaviest_keeps_the_highest_counts_and_of_equal_counts_the_smaller_ids(vector: TermVector, limit: int) -> None:
+    """The kept terms are the first `limit` by (count descending, id ascending), in id order."""
+    kept = heaviest(vector, limit)
+    ranked = sorted(zip(vector.ids.tolist(), vector.counts.tolist(), strict=True), key=lambda t: (-t[1], t[0]))
+    expected = sorted(ranked[:limit])
+    assert list(zip(kept.ids.tolist(), kept.counts.tolist(), strict=True)) == expected
+
+
 # --- Centroids -------------------------------------------------------------------------------------
 
 
 def nothing_stored(cluster: int) -> TermVector:
     return EMPTY_VECTOR
+
+
+def test_a_centroid_is_compared_through_its_heaviest_terms_but_summed_in_full(monkeypatch) -> None:
+    """get() shows the CENTROID_TERMS heaviest terms; the sum behind it keeps every term, so removing
+    the articles that made terms heavy brings back the ones that were cut."""
+    monkeypatch.setattr(stories, "CENTROID_TERMS", 3)
+    centroids = Centroids(nothing_stored, capacity=10)
+    light, heavy = vector({1: 1, 2: 1, 3: 1, 4: 1}), vector({3: 5, 4: 5, 5: 5})
+    centroids.add(7, light)
+    assert centroids.get(7).ids.tolist() == [1, 2, 3]  # equal counts: the smaller ids
+    centroids.add(7, heavy)
+    assert dict(zip(centroids.get(7).ids.tolist(), centroids.get(7).counts.tolist(), strict=True)) == {
+        3: 6.0,
+        4: 6.0,
+        5: 5.0,
+    }
+    centroids.subtract(7, heavy)
+    assert centroids.get(7).ids.tolist() == [1, 2, 3]
+    centroids.subtract(7, vector({1: 1, 2: 1}))
+    assert centroids.get(7).ids.tolist() == [3, 4]
 
 
 def test_centroid_add_subtract_and_merge() -> None:

@@ -225,7 +225,7 @@ class Engine:
         if not members:
             return stories.EMPTY_VECTOR
         ids, counts = zip(*members, strict=True)
-        return stories.add_vectors(stories.EMPTY_VECTOR, TermVector(np.concatenate(ids), np.concatenate(counts)))
+        return stories.sum_vectors(np.concatenate(ids), np.concatenate(counts))
 
     def close(self) -> None:
         with self._lock:

@@ -244,17 +244,54 @@ def cosines(
 
 
 def add_vectors(first: TermVector, second: TermVector, sign: float = 1.0) -> TermVector:
-    """first + sign * second, dropping terms whose count falls to zero."""
-    ids = np.concatenate((first.ids, second.ids))
+    """first + sign * second, dropping terms whose count falls to zero.
+
+    Both are sorted and distinct, so the terms of `second` are placed by
+    binary search: adding an article to a centroid of tens of thousands of
+    terms is a copy, not a sort.
+    """
+    positions = np.searchsorted(first.ids, second.ids)
+    present = np.zeros(len(second), dtype=bool)
+    inside = positions < len(first)
+    present[inside] = first.ids[positions[inside]] == second.ids[inside]
+    counts = first.counts.astype(np.float64)  # a copy
+    counts[positions[present]] += sign * second.counts[present]
+    new = ~present
+    ids = np.insert(first.ids, positions[new], second.ids[new])
+    counts = np.insert(counts, positions[new], sign * second.counts[new])
+    keep = counts > 1e-9
+    return TermVector(ids[keep], counts[keep])
+
+
+def sum_vectors(ids: np.ndarray, counts: np.ndarray) -> TermVector:
+    """The vector summing terms given in any order, repeats included (several articles' terms concatenated)."""
     if len(ids) == 0:
         return EMPTY_VECTOR
-    counts = np.concatenate((first.counts, sign * second.counts))
     order = np.argsort(ids, kind="stable")
-    ids, counts = ids[order], counts[order]
+    ids, counts = ids[order], counts[order].astype(np.float64)
     starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
-    merged_counts = np.add.reduceat(counts, starts)
-    keep = merged_counts > 1e-9
-    return TermVector(ids[starts][keep], merged_counts[keep])
+    summed = np.add.reduceat(counts, starts)
+    keep = summed > 1e-9
+    return TermVector(ids[starts][keep], summed[keep])
+
+
+def heaviest(vector: TermVector, limit: int) -> TermVector:
+    """The `limit` terms of `vector` with the highest counts (of equal counts, the smaller ids), in id order."""
+    if len(vector) <= limit:
+        return vector
+    threshold = np.partition(vector.counts, len(vector) - limit)[len(vector) - limit]
+    keep = vector.counts > threshold
+    ties = np.flatnonzero(vector.counts == threshold)
+    keep[ties[: limit - np.count_nonzero(keep)]] = True
+    return TermVector(vector.ids[keep], vector.counts[keep])
+
+
+# A centroid is compared through its heaviest terms only. Every article
+# brings a few terms of its own (numbers, names), so a story with thousands
+# of articles sums tens of thousands of terms, and weighing them all in every
+# placement slowed ingest down as big stories grew; the tail, terms one or two
+# members mention, barely moves a cosine. ECB+ clusters stay below it.
+CENTROID_TERMS = 1024
 
 
 class Centroids:
@@ -264,55 +301,69 @@ class Centroids:
     the whole index, while new articles mostly join the clusters of current
     stories. A cluster not cached is loaded with `load` (the sum of its
     members' stored salient terms), so callers must touch a cluster (`get` or
-    `snapshot`) before changing its stored membership.
+    `snapshot`) before changing its stored membership. The full sums are
+    kept, so what `get` returns is the same whether a centroid was cached or
+    loaded again.
     """
 
     def __init__(self, load: Callable[[int], TermVector], capacity: int) -> None:
-        self._vectors: OrderedDict[int, TermVector] = OrderedDict()
+        self._sums: OrderedDict[int, TermVector] = OrderedDict()
+        self._views: dict[int, TermVector] = {}  # the heaviest terms of a sum, made when first asked for
         self._load = load
         self.capacity = capacity
 
     def __len__(self) -> int:
         """Centroids cached."""
-        return len(self._vectors)
+        return len(self._sums)
 
     def get(self, cluster: int) -> TermVector:
-        vector = self._vectors.get(cluster)
-        if vector is None:
-            vector = self._load(cluster)
-            self._put(cluster, vector)
-        else:
-            self._vectors.move_to_end(cluster)
-        return vector
+        """The cluster's centroid as placements compare it: its CENTROID_TERMS heaviest terms."""
+        total = self._sum(cluster)
+        view = self._views.get(cluster)
+        if view is None:
+            view = self._views[cluster] = heaviest(total, CENTROID_TERMS)
+        return view
 
-    def _put(self, cluster: int, vector: TermVector) -> None:
-        self._vectors[cluster] = vector
-        self._vectors.move_to_end(cluster)
-        while len(self._vectors) > self.capacity:
-            self._vectors.popitem(last=False)
+    def _sum(self, cluster: int) -> TermVector:
+        total = self._sums.get(cluster)
+        if total is None:
+            total = self._load(cluster)
+            self._put(cluster, total)
+        else:
+            self._sums.move_to_end(cluster)
+        return total
+
+    def _put(self, cluster: int, total: TermVector) -> None:
+        self._sums[cluster] = total
+        self._sums.move_to_end(cluster)
+        self._views.pop(cluster, None)
+        while len(self._sums) > self.capacity:
+            evicted, _ = self._sums.popitem(last=False)
+            self._views.pop(evicted, None)
 
     def add(self, cluster: int, vector: TermVector) -> None:
-        self._put(cluster, add_vectors(self.get(cluster), vector))
+        self._put(cluster, add_vectors(self._sum(cluster), vector))
 
     def subtract(self, cluster: int, vector: TermVector) -> None:
-        self._put(cluster, add_vectors(self.get(cluster), vector, sign=-1.0))
+        self._put(cluster, add_vectors(self._sum(cluster), vector, sign=-1.0))
 
     def merge(self, survivor: int, merged: int) -> None:
         """Fold cluster `merged` into `survivor`."""
-        vector = add_vectors(self.get(survivor), self.get(merged))
-        self._vectors.pop(merged, None)
-        self._put(survivor, vector)
+        total = add_vectors(self._sum(survivor), self._sum(merged))
+        self.drop(merged)
+        self._put(survivor, total)
 
     def drop(self, cluster: int) -> None:
-        self._vectors.pop(cluster, None)
+        self._sums.pop(cluster, None)
+        self._views.pop(cluster, None)
 
     def snapshot(self, clusters: Iterable[int]) -> Callable[[], None]:
         """A function that puts these clusters' centroids back as they are now (to undo a failed write)."""
-        saved = {cluster: self.get(cluster) for cluster in clusters}
+        saved = {cluster: self._sum(cluster) for cluster in clusters}
 
         def restore() -> None:
-            for cluster, vector in saved.items():
-                self._put(cluster, vector)
+            for cluster, total in saved.items():
+                self._put(cluster, total)
 
         return restore
 
