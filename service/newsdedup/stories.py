@@ -45,7 +45,8 @@ TERM_PRIOR_FILE = "term_prior.npz"
 
 
 def _buckets(term_ids: np.ndarray) -> np.ndarray:
-    return (term_ids & _BUCKET_MASK).astype(np.intp)
+    # Below 2**22, so the uint64 result reads as int64 without a converting copy.
+    return (np.asarray(term_ids, dtype=np.uint64) & _BUCKET_MASK).view(np.intp)
 
 
 def document_buckets(term_ids: np.ndarray) -> np.ndarray:
@@ -136,7 +137,7 @@ class TermStatistics:
         A common word's count carries _COMMON, far above any limit.
         """
         limit = self.story_share * max(self.documents + 1, min_documents)
-        return self._counts[_buckets(term_ids)] + 1 < limit
+        return self._counts[_buckets(term_ids)] < limit - 1
 
 
 @dataclass(frozen=True)
