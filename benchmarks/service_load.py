@@ -71,7 +71,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -624,6 +624,13 @@ def last_share_rate(finished: Sequence[tuple[float, int]], started: float, share
     return round((total - done) / seconds, 1) if seconds > 0 else None
 
 
+async def closed_loop(server: Server, caller: Callable[[], Awaitable[None]], callers: int) -> tuple[float, dict]:
+    """Run `callers` copies of `caller` at once: the wall seconds, and the CPU server and client used."""
+    clock = CpuClock(server).start()
+    await asyncio.gather(*(caller() for _ in range(callers)))
+    return time.perf_counter() - clock.wall, clock.read()
+
+
 async def check_load(server: Server, requests: Sequence[tuple[str, pb.CheckArticleRequest]], callers: int) -> dict:
     """Closed loop: `callers` callers, each sending its next CheckArticle when the previous one returns."""
     stub = server.stub()
@@ -646,16 +653,14 @@ async def check_load(server: Server, requests: Sequence[tuple[str, pb.CheckArtic
             verdicts[kind][pb.Verdict.Name(reply.result.verdict)] += 1
             joined[kind] += bool(reply.result.cluster_id)  # empty: it would start a new story
 
-    clock = CpuClock(server).start()
-    await asyncio.gather(*(caller() for _ in range(callers)))
-    seconds = time.perf_counter() - clock.wall
+    seconds, cpu = await closed_loop(server, caller, callers)
     return {
         "callers": callers,
         "checks": len(latencies),
         "seconds": round(seconds, 2),
         "checks_per_second": round(len(latencies) / seconds, 1),
         **percentiles(latencies),
-        **clock.read(),
+        **cpu,
         "by_kind": {
             kind: {
                 "checks": len(values),
@@ -684,15 +689,13 @@ async def transport_floor(server: Server, calls: int, callers: int) -> dict:
             await stub.Check(request, timeout=CHECK_TIMEOUT)
             latencies.append(time.perf_counter() - sent)
 
-    clock = CpuClock(server).start()
-    await asyncio.gather(*(caller() for _ in range(callers)))
-    seconds = time.perf_counter() - clock.wall
+    seconds, cpu = await closed_loop(server, caller, callers)
     return {
         "callers": callers,
         "calls": len(latencies),
         "calls_per_second": round(len(latencies) / seconds, 1),
         **percentiles(latencies),
-        **clock.read(),
+        **cpu,
     }
 
 
