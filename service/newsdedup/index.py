@@ -17,6 +17,7 @@ import numpy as np
 
 from newsdedup import hashing
 from newsdedup.lsh import BandTable
+from newsdedup.seqarrays import gather, grown
 from newsdedup.signatures import estimate_jaccard
 
 _INITIAL_CAPACITY = 1024
@@ -56,10 +57,7 @@ class SignatureIndex:
         return 0 <= key < len(self._alive) and bool(self._alive[key])
 
     def _is_alive(self, keys: np.ndarray) -> np.ndarray:
-        inside = keys < len(self._alive)
-        alive = np.zeros(len(keys), dtype=bool)
-        alive[inside] = self._alive[keys[inside].astype(np.intp)]
-        return alive
+        return gather(self._alive, keys, False)
 
     def insert(self, key: int, signature: np.ndarray) -> None:
         """Index `signature` under `key` (a non-negative integer below 2**32); the key must not be indexed yet."""
@@ -74,21 +72,12 @@ class SignatureIndex:
             raise ValueError("keys must be in 0..2**32-1")
         if len(hashing.distinct(keys)) != len(keys) or self._is_alive(keys).any():
             raise KeyError("a key is already indexed")
-        self._reserve(int(keys.max()) + 1)
+        self._signatures = grown(self._signatures, int(keys.max()) + 1)
+        self._alive = grown(self._alive, len(self._signatures), False)
         self._signatures[keys] = signatures
         self._alive[keys] = True
         self._count += len(keys)
         self._bands.insert(keys, signatures)
-
-    def _reserve(self, capacity: int) -> None:
-        if capacity <= len(self._alive):
-            return
-        size = max(capacity, 2 * len(self._alive))
-        signatures = np.zeros((size, self.num_perm), dtype=np.uint32)
-        signatures[: len(self._signatures)] = self._signatures
-        alive = np.zeros(size, dtype=bool)
-        alive[: len(self._alive)] = self._alive
-        self._signatures, self._alive = signatures, alive
 
     def remove(self, key: int) -> None:
         """Forget `key`; a key that is not indexed is ignored."""

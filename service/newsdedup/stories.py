@@ -31,7 +31,7 @@ from importlib import resources
 
 import numpy as np
 
-from newsdedup import hashing
+from newsdedup import hashing, seqarrays
 from newsdedup.text import Terms
 
 # Document frequencies are counted in hashed buckets so memory stays fixed (32 MiB)
@@ -231,8 +231,7 @@ def cosines(
         return result
     owners = np.repeat(np.arange(len(others)), [len(other) for other in others])
     other_weights = TermVector(ids, np.concatenate([other.counts for other in others])).weights(statistics, pending)
-    positions = np.minimum(np.searchsorted(article.ids, ids), len(article) - 1)
-    shared = article.ids[positions] == ids
+    positions, shared = hashing.locate(article.ids, ids)
     dots = np.bincount(
         owners[shared], weights=other_weights[shared] * weights[positions[shared]], minlength=len(others)
     )
@@ -251,10 +250,7 @@ def add_vectors(first: TermVector, second: TermVector, sign: float = 1.0) -> Ter
     binary search: adding an article to a centroid of tens of thousands of
     terms is a copy, not a sort.
     """
-    positions = np.searchsorted(first.ids, second.ids)
-    present = np.zeros(len(second), dtype=bool)
-    inside = positions < len(first)
-    present[inside] = first.ids[positions[inside]] == second.ids[inside]
+    positions, present = hashing.locate(first.ids, second.ids)
     counts = first.counts.astype(np.float64)  # a copy
     counts[positions[present]] += sign * second.counts[present]
     new = ~present
@@ -380,25 +376,22 @@ class Memberships:
     """
 
     def __init__(self) -> None:
-        self._cluster = np.full(_INITIAL_ARTICLES, -1, dtype=np.int64)  # by article seq; -1: none
-        self._survivor = np.arange(_INITIAL_CLUSTERS, dtype=np.int64)  # by cluster seq
+        self._cluster = np.full(_INITIAL_SEQS, -1, dtype=np.int64)  # by article seq; -1: none
+        self._survivor = np.full(_INITIAL_SEQS, -1, dtype=np.int64)  # by cluster seq; -1: not merged
 
     def clusters_of(self, seqs: np.ndarray) -> np.ndarray:
         """The cluster of each article (-1 for an unknown one)."""
-        seqs = np.asarray(seqs, dtype=np.int64)
-        known = seqs < len(self._cluster)
-        clusters = np.full(len(seqs), -1, dtype=np.int64)
-        clusters[known] = self._cluster[seqs[known]]
+        clusters = seqarrays.gather(self._cluster, seqs, -1)
         placed = clusters >= 0
-        clusters[placed] = self._survivor[clusters[placed]]
+        survivors = seqarrays.gather(self._survivor, clusters[placed], -1)
+        clusters[placed] = np.where(survivors >= 0, survivors, clusters[placed])
         return clusters
 
     def assign(self, seqs: np.ndarray, clusters: np.ndarray) -> Callable[[], None]:
         """Put articles seqs[i] in clusters[i] (clusters that are no merge's casualty)."""
         seqs, clusters = np.asarray(seqs, dtype=np.int64), np.asarray(clusters, dtype=np.int64)
         if len(seqs):
-            self._cluster = _grown(self._cluster, int(seqs.max()) + 1, -1)
-            self._survivor = _grown(self._survivor, int(clusters.max()) + 1)
+            self._cluster = seqarrays.grown(self._cluster, int(seqs.max()) + 1, -1)
             self._cluster[seqs] = clusters
 
         def undo() -> None:
@@ -408,30 +401,18 @@ class Memberships:
 
     def merge(self, survivor: int, merged: int) -> Callable[[], None]:
         """Forward cluster `merged`, and every cluster forwarded to it, to `survivor`."""
-        self._survivor = _grown(self._survivor, max(survivor, merged) + 1)
-        forwarded = np.flatnonzero(self._survivor == merged)
-        self._survivor[forwarded] = survivor
+        self._survivor = seqarrays.grown(self._survivor, max(survivor, merged) + 1, -1)
+        changed = np.append(np.flatnonzero(self._survivor == merged), merged)
+        before = self._survivor[changed]
+        self._survivor[changed] = survivor
 
         def undo() -> None:
-            self._survivor[forwarded] = merged
+            self._survivor[changed] = before
 
         return undo
 
 
-_INITIAL_ARTICLES = 1024
-_INITIAL_CLUSTERS = 1024
-
-
-def _grown(array: np.ndarray, size: int, fill: int | None = None) -> np.ndarray:
-    """`array`, reallocated (at least doubled) to hold `size` entries if it is shorter; new entries
-    are `fill`, or their own index when `fill` is None."""
-    if size <= len(array):
-        return array
-    bigger = np.arange(max(size, 2 * len(array)), dtype=array.dtype)
-    if fill is not None:
-        bigger[len(array) :] = fill
-    bigger[: len(array)] = array
-    return bigger
+_INITIAL_SEQS = 1024
 
 
 @dataclass(frozen=True)
