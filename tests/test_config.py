@@ -51,6 +51,8 @@ def test_defaults_are_valid_and_documented_values() -> None:
         ("near_lsh_threshold", -0.1),
         ("story_threshold", 0.0),
         ("story_threshold", 1.0),
+        ("story_merge_threshold", 1.0),
+        ("story_merge_threshold", math.nan),
         ("story_lsh_threshold", 1.0),
         ("story_lsh_threshold", math.inf),
         ("term_prior_weight", -1.0),
@@ -73,6 +75,12 @@ def test_near_lsh_threshold_above_near_threshold_is_rejected() -> None:
     """The LSH threshold may not exceed the near-duplicate threshold; the message names both values."""
     with pytest.raises(ValueError, match=r"near_lsh_threshold \(0\.6\) must not exceed near_threshold \(0\.5\)"):
         Settings(near_threshold=0.5, near_lsh_threshold=0.6)
+
+
+def test_story_merge_threshold_below_story_threshold_is_rejected() -> None:
+    """Clusters may not merge on less similarity than an article needs to join one; the message names both."""
+    with pytest.raises(ValueError, match=r"story_merge_threshold \(0\.2\) must not be below story_threshold \(0\.25\)"):
+        Settings(story_threshold=0.25, story_merge_threshold=0.2)
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -62,6 +62,11 @@ class Settings:
     story_threshold: float = _setting(
         0.2, "Cosine similarity of salient terms an article needs with a story cluster to join it."
     )
+    story_merge_threshold: float = _setting(
+        0.3,
+        "Cosine similarity two story clusters' centroids need for an article that reaches both to merge them; "
+        "at least story_threshold, so that one article alone does not chain look-alike events together.",
+    )
     story_term_share: float = _setting(
         0.01,
         "Largest share of articles a term may appear in to be a story term; the story signature signs an "
@@ -120,6 +125,7 @@ class Settings:
             "near_threshold",
             "near_lsh_threshold",
             "story_threshold",
+            "story_merge_threshold",
             "story_lsh_threshold",
             "story_term_share",
         ):
@@ -128,6 +134,11 @@ class Settings:
                 yield f"{name} must be strictly between 0 and 1, got {value}"
         if not 0 <= self.term_prior_weight < float("inf"):  # NaN fails too; a negative weight makes idf NaN
             yield f"term_prior_weight must be a finite number of articles, zero or more, got {self.term_prior_weight}"
+        if self.story_merge_threshold < self.story_threshold:
+            yield (
+                f"story_merge_threshold ({self.story_merge_threshold}) must not be below story_threshold "
+                f"({self.story_threshold}): clusters would merge on less evidence than an article needs to join one"
+            )
         if self.near_lsh_threshold > self.near_threshold:
             yield (
                 f"near_lsh_threshold ({self.near_lsh_threshold}) must not exceed near_threshold "

@@ -90,7 +90,7 @@ STORY_BUCKET_LIMIT = 64
 # How many shared shingles and terms CompareArticles shows.
 EXPLANATION_SAMPLE = 20
 # Bumped whenever tokenisation or hashing changes what a text hashes to.
-HASHING_VERSION = 3
+HASHING_VERSION = 4
 
 _MICROS = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -365,6 +365,7 @@ class Engine:
             self._centroids,
             self._terms,
             self.settings.story_threshold,
+            self.settings.story_merge_threshold,
             pending,
         )
         return _Assessment(duplicates, salient, story_signature, candidates, placement)

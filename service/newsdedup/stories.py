@@ -436,6 +436,7 @@ def place(
     centroids: Centroids,
     statistics: TermStatistics,
     threshold: float,
+    merge_threshold: float,
     pending: np.ndarray | None = None,
 ) -> Placement:
     """Decide the cluster of an article from its candidate clusters.
@@ -444,8 +445,11 @@ def place(
     first of `duplicate_clusters`, and clusters holding its other duplicates
     merge into that one. Otherwise it joins the candidate whose centroid it is
     most similar to, if at least `threshold`; another candidate it also
-    reaches the threshold with is merged in when its centroid, too, is that
-    similar to the grown cluster's centroid.
+    reaches the threshold with is merged in when its centroid is at least
+    `merge_threshold` similar to the grown cluster's centroid. Merging asks
+    for more than joining: two look-alike events (two earthquakes, two
+    celebrities in rehab) share enough vocabulary for one article to reach
+    both, and merging them on that would undo the clusters of both stories.
     """
     if duplicate_clusters:
         first, *others = dict.fromkeys(duplicate_clusters)
@@ -460,6 +464,8 @@ def place(
     reaching = [cluster for similarity, cluster in scored[1:] if similarity >= threshold]
     to_grown = cosines(grown, [centroids.get(c) for c in reaching], statistics, pending)
     merged = tuple(
-        cluster for cluster, similarity in zip(reaching, to_grown.tolist(), strict=True) if similarity >= threshold
+        cluster
+        for cluster, similarity in zip(reaching, to_grown.tolist(), strict=True)
+        if similarity >= merge_threshold
     )
     return Placement(cluster=best, merged=merged, similarity=best_similarity)
