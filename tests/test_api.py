@@ -176,7 +176,9 @@ def test_get_article_returns_the_stored_record(stub, seeds) -> None:
     assert first.published_at.ToJsonString() == "2026-02-22T10:00:00Z"
     assert first.ingested_at.seconds > first.published_at.seconds
     assert len(first.content_hash) == 16
-    assert first.cluster_id == stored.cluster_id
+    # "b" is published now, months later: a duplicate of "a", but its story window has closed.
+    assert first.cluster_id != stored.cluster_id
+    assert list(stub.GetCluster(pb.GetClusterRequest(cluster_id=first.cluster_id)).cluster.article_ids) == ["a"]
 
 
 def test_delete_keeps_groups_and_clusters_consistent(stub, seeds) -> None:

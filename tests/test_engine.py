@@ -476,3 +476,76 @@ def test_evicted_story_centroids_are_reloaded_to_the_same_answers(ecbplus: list[
     reloaded = replay(centroid_cache=2)
     assert reloaded == cached
     assert len({tuple(ids) for ids in cached[1]}) > 2, "more clusters than the cache holds"
+
+
+# --- the story window
+
+
+def days_after_t0(days: float) -> datetime:
+    return T0 + timedelta(days=days)
+
+
+@pytest.mark.parametrize(
+    ("days", "joins"),
+    [(4.5, True), (5.5, False), (365, False), (-2.5, True), (-3.5, False)],
+    ids=["within-after", "past-after", "next-year", "within-before", "past-before"],
+)
+def test_a_story_takes_coverage_only_within_its_window(timed_engine: Engine, seeds, days: float, joins: bool) -> None:
+    """Coverage published within story_window_days (3) of a story's first to last article joins it; later starts anew."""
+    assert timed_engine.settings.story_window_days == 3.0
+    first = timed_engine.ingest(ArticleInput(id="s0", body=seeds[0].body, published_at=days_after_t0(0)))
+    second = timed_engine.ingest(ArticleInput(id="s1", body=seeds[1].body, published_at=days_after_t0(2)))
+    assert second.cluster_id == first.cluster_id
+    article = ArticleInput(id="s2", body=seeds[2].body, published_at=days_after_t0(days))
+    checked = timed_engine.check(article)
+    result = timed_engine.ingest(article)
+    assert (result.cluster_id == first.cluster_id) is joins
+    assert (checked.cluster_id == first.cluster_id) is joins
+    assert result.cluster_size == (3 if joins else 1)
+
+
+def test_a_continuing_story_stays_open_past_its_first_window(timed_engine: Engine, seeds) -> None:
+    """Each article within the window of the last keeps the story open, however long it runs."""
+    results = [
+        timed_engine.ingest(ArticleInput(id=seed.id, body=seed.body, published_at=days_after_t0(2.5 * i)))
+        for i, seed in enumerate(seeds)
+    ]
+    assert {result.cluster_id for result in results} == {results[0].cluster_id}
+    cluster = timed_engine.get_cluster(cluster_id=results[0].cluster_id)
+    assert cluster.last_published_at - cluster.first_published_at == timedelta(days=10)
+
+
+def test_a_copy_of_a_closed_story_is_a_duplicate_in_a_new_story(timed_engine: Engine, seeds) -> None:
+    """A text published again a year later is still an exact duplicate, but the old story is closed."""
+    old = timed_engine.ingest(ArticleInput(id="old", body=seeds[0].body, published_at=days_after_t0(0)))
+    again = timed_engine.ingest(ArticleInput(id="again", body=seeds[0].body, published_at=days_after_t0(365)))
+    assert (again.verdict, again.duplicate_of) == (Verdict.EXACT_DUPLICATE, "old")
+    assert again.cluster_id != old.cluster_id and again.cluster_size == 1
+
+
+def test_deleting_a_story_s_latest_article_narrows_its_window(timed_engine: Engine, seeds) -> None:
+    """The window runs from the articles still in the story: without its latest, a later article is out of reach."""
+    first = timed_engine.ingest(ArticleInput(id="s0", body=seeds[0].body, published_at=days_after_t0(0)))
+    timed_engine.ingest(ArticleInput(id="s1", body=seeds[1].body, published_at=days_after_t0(2)))
+    article = ArticleInput(id="s2", body=seeds[2].body, published_at=days_after_t0(4))
+    assert timed_engine.check(article).cluster_id == first.cluster_id
+    timed_engine.delete_article("s1")
+    assert timed_engine.check(article).cluster_id == ""
+    assert timed_engine.ingest(article).cluster_id != first.cluster_id
+
+
+def test_story_windows_survive_a_restart(tmp_path, seeds, clock) -> None:
+    """Cluster spans are loaded from the store: after a restart a story is open or closed exactly as before."""
+    settings = Settings(data_dir=str(tmp_path))
+    engine = Engine(settings, clock=lambda: clock[0])
+    first = engine.ingest(ArticleInput(id="s0", body=seeds[0].body, published_at=days_after_t0(0)))
+    engine.ingest(ArticleInput(id="s1", body=seeds[1].body, published_at=days_after_t0(2)))
+    engine.close()
+    engine = Engine(settings, clock=lambda: clock[0])
+    try:
+        within = engine.ingest(ArticleInput(id="s2", body=seeds[2].body, published_at=days_after_t0(4.5)))
+        assert within.cluster_id == first.cluster_id
+        past = engine.ingest(ArticleInput(id="s3", body=seeds[3].body, published_at=days_after_t0(8)))
+        assert past.cluster_id != first.cluster_id
+    finally:
+        engine.close()

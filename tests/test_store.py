@@ -100,7 +100,7 @@ def test_an_emptied_cluster_is_deleted_with_its_aliases(store: Store) -> None:
         store.merge_clusters(a, [b], now=3)
         for row in store.cluster_members(a):
             store.delete_article(row.seq)
-        assert store.refresh_cluster(a, now=4) is False
+        assert store.refresh_cluster(a, now=4) is None
     assert store.cluster(a) is None
     assert store.resolve_cluster(f"story-{b}") is None
 

@@ -12,6 +12,7 @@ from newsdedup.stories import (
     EMPTY_VECTOR,
     STORY_TERM_MIN_DOCUMENTS,
     Centroids,
+    ClusterSpans,
     Memberships,
     Placement,
     TermStatistics,
@@ -616,3 +617,36 @@ def test_undoing_membership_changes_in_reverse_restores_them() -> None:
     for step in reversed(undo):
         step()
     assert memberships.clusters_of(np.arange(4)).tolist() == [1, 2, 3, -1]
+
+
+def test_cluster_spans_reach_only_within_the_window_of_first_to_last() -> None:
+    """An article may join a cluster published from `window` before its first to `window` after its last article."""
+    spans = ClusterSpans()
+    spans.widen(4, 100, 100)
+    spans.widen(4, 150, 150)
+    published = [79, 80, 125, 170, 171, 10_000]
+    assert [bool(spans.reach(np.array([4]), p, 20)[0]) for p in published] == [False, True, True, True, False, False]
+
+
+def test_cluster_spans_of_unknown_clusters_reach_nothing() -> None:
+    """A cluster never recorded (or gone) is out of every window, even a huge one, without overflowing."""
+    spans = ClusterSpans()
+    spans.widen(2, 0, 10)
+    limit = 36_500 * 86_400 * 10**6
+    assert spans.reach(np.array([2, 3, 10**6]), 5, limit).tolist() == [True, False, False]
+    assert spans.span(3) == stories.UNKNOWN_SPAN
+
+
+def test_cluster_span_changes_undo() -> None:
+    """set and widen return functions that put the spans back as they were, in reverse order."""
+    spans = ClusterSpans()
+    first = spans.widen(1, 50, 60)
+    second = spans.widen(1, 10, 90)
+    third = spans.set(np.array([1, 2000]), np.array([5, 7]), np.array([6, 8]))
+    assert (spans.span(1), spans.span(2000)) == ((5, 6), (7, 8))
+    third()
+    assert (spans.span(1), spans.span(2000)) == ((10, 90), stories.UNKNOWN_SPAN)
+    second()
+    assert spans.span(1) == (50, 60)
+    first()
+    assert spans.span(1) == stories.UNKNOWN_SPAN

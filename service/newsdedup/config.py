@@ -16,6 +16,8 @@ from typing import Any
 ENV_PREFIX = "NEWSDEDUP_"
 DEFAULT_PORT = 50051
 DURABILITY_MODES = ("full", "normal")
+# A story window beyond a century is no window; the bound also keeps microsecond arithmetic far from overflow.
+MAX_STORY_WINDOW_DAYS = 36_500.0
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -66,6 +68,11 @@ class Settings:
         0.3,
         "Cosine similarity two story clusters' centroids need for an article that reaches both to merge them; "
         "at least story_threshold, so that one article alone does not chain look-alike events together.",
+    )
+    story_window_days: float = _setting(
+        3.0,
+        "Days a story cluster stays open: it takes an article (even a duplicate of one of its own) only if that "
+        "was published within this many days of the cluster's first to last article.",
     )
     story_term_share: float = _setting(
         0.01,
@@ -132,6 +139,8 @@ class Settings:
             value = getattr(self, name)
             if not 0.0 < value < 1.0:
                 yield f"{name} must be strictly between 0 and 1, got {value}"
+        if not 0 < self.story_window_days <= MAX_STORY_WINDOW_DAYS:  # NaN fails too
+            yield f"story_window_days must be more than 0 and at most {MAX_STORY_WINDOW_DAYS}, got {self.story_window_days}"
         if not 0 <= self.term_prior_weight < float("inf"):  # NaN fails too; a negative weight makes idf NaN
             yield f"term_prior_weight must be a finite number of articles, zero or more, got {self.term_prior_weight}"
         if self.story_merge_threshold < self.story_threshold:

@@ -93,6 +93,7 @@ EXPLANATION_SAMPLE = 20
 HASHING_VERSION = 4
 
 _MICROS = 1_000_000
+_MICROS_PER_DAY = 86_400 * _MICROS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Undo = list[Callable[[], None]]
 
@@ -178,6 +179,7 @@ class Engine:
         self._terms = stories.TermStatistics(settings.term_prior_weight, settings.story_term_share)
         self._centroids = stories.Centroids(self._load_centroid, settings.centroid_cache)
         self._memberships = stories.Memberships()
+        self._spans = stories.ClusterSpans()
         self._lock = threading.Lock()
         self._page_tokens = PageTokens(self._page_token_key())
         self._rebuild()
@@ -215,6 +217,8 @@ class Engine:
             self._terms.add_many(terms.buckets, terms.offsets)
         for seqs, clusters in self._store.article_clusters():
             self._memberships.assign(seqs, clusters)
+        for clusters, first, last in self._store.cluster_spans():
+            self._spans.set(clusters, first, last)
         log.info(
             "loaded %d articles from %s in %.1f s", len(self._near), self._store.location, time.perf_counter() - started
         )
@@ -233,6 +237,11 @@ class Engine:
 
     def _now(self) -> int:
         return to_micros(self._clock())
+
+    @staticmethod
+    def _published(article: ArticleInput, now: int) -> int:
+        """When an article was published, in microseconds: as given, else now (its ingest time)."""
+        return to_micros(article.published_at) if article.published_at else now
 
     # --- validation and analysis (no lock)
 
@@ -342,22 +351,37 @@ class Engine:
         clusters = self._memberships.clusters_of(np.array(seqs, dtype=np.int64)).tolist()
         return [StoryCandidate(seq, cluster) for seq, cluster in zip(seqs, clusters, strict=True) if cluster >= 0]
 
+    def _in_story_window(self, clusters: list[int], published: int) -> list[bool]:
+        """Whether each cluster is still open to an article published at `published` (see ClusterSpans)."""
+        window = round(self.settings.story_window_days * _MICROS_PER_DAY)
+        return self._spans.reach(np.array(clusters, dtype=np.int64), published, window).tolist()
+
     def _assess(
         self,
         analysis: Analysis,
         salient: TermVector,
         story_signature: np.ndarray,
+        published: int,
         limit: int,
         pending: np.ndarray | None,
     ) -> _Assessment:
-        """Decide verdict and cluster for an article that is not stored (yet)."""
+        """Decide verdict and cluster for an article published at `published` that is not stored (yet).
+
+        Only clusters whose span it falls within the story window of are
+        candidates, those of its duplicates included: an old text published
+        again a year later is still a duplicate, but of a story long closed.
+        """
         duplicates = self._find_duplicates(analysis.near_signature, analysis.content_hash, limit)
         candidates = self._find_story_candidates(story_signature, frozenset())
+        in_window = self._in_story_window([candidate.cluster_seq for candidate in candidates], published)
+        candidates = [candidate for candidate, keep in zip(candidates, in_window, strict=True) if keep]
         original = duplicates.original
         duplicate_clusters = []
         if original is not None:
             duplicate_clusters = [original.cluster_seq, *(row.cluster_seq for row in duplicates.exact)]
             duplicate_clusters += [row.cluster_seq for row, _ in duplicates.near]
+            in_window = self._in_story_window(duplicate_clusters, published)
+            duplicate_clusters = [cluster for cluster, keep in zip(duplicate_clusters, in_window, strict=True) if keep]
         placement = stories.place(
             salient,
             [candidate.cluster_seq for candidate in candidates],
@@ -464,8 +488,10 @@ class Engine:
         buckets = stories.document_buckets(analysis.terms.ids)
         self._terms.add(buckets)
         undo.append(lambda: self._terms.remove(buckets))
-        assessment = self._assess(analysis, salient, story_signature, self.settings.max_matches, pending=None)
-        published = to_micros(article.published_at) if article.published_at else now
+        published = self._published(article, now)
+        assessment = self._assess(
+            analysis, salient, story_signature, published, self.settings.max_matches, pending=None
+        )
         cluster = self._apply_placement(assessment.placement, assessment.salient, published, now, undo)
         original = assessment.duplicates.original
         seq = self._store.insert_article(
@@ -535,11 +561,13 @@ class Engine:
                 for other in merged:
                     self._centroids.merge(cluster, other)
                     undo.append(self._memberships.merge(cluster, other))
+                    undo.append(self._spans.widen(cluster, *self._spans.span(other)))
         else:
             cluster = self._store.create_cluster(published, now)
             undo.append(self._centroids.snapshot([cluster]))
         self._store.add_to_cluster(cluster, published, now)
         self._centroids.add(cluster, salient)
+        undo.append(self._spans.widen(cluster, published, published))
         return cluster
 
     def _existing_result(self, existing: ArticleRow, analysis: Analysis) -> ArticleResult:
@@ -586,7 +614,9 @@ class Engine:
             if existing is not None:
                 return self._existing_result(existing, analysis)
             limit = self.settings.max_matches
-            assessment = self._assess(analysis, *self._story_features([analysis])[0], limit, pending=analysis.terms.ids)
+            published = self._published(article, self._now())
+            features = self._story_features([analysis])[0]
+            assessment = self._assess(analysis, *features, published, limit, pending=analysis.terms.ids)
             return self._hypothetical_result(article.id, analysis, assessment, limit)
 
     def _hypothetical_result(
@@ -618,7 +648,8 @@ class Engine:
             analysis = self._analyze(article, id_required=False)
             with self._lock:
                 features = self._story_features([analysis])[0]
-                assessment = self._assess(analysis, *features, limit, pending=analysis.terms.ids)
+                published = self._published(article, self._now())
+                assessment = self._assess(analysis, *features, published, limit, pending=analysis.terms.ids)
                 return self._hypothetical_result(article.id, analysis, assessment, limit, min_similarity).matches
         if not article_id:
             raise InvalidArgument("give either article_id or article to search for", reason="MISSING_QUERY")
@@ -675,8 +706,13 @@ class Engine:
                     undo.append(self._centroids.snapshot([row.cluster_seq]))
                     self._store.delete_article(row.seq)
                     self._centroids.subtract(row.cluster_seq, salient)
-                    if not self._store.refresh_cluster(row.cluster_seq, now):
+                    remaining = self._store.refresh_cluster(row.cluster_seq, now)
+                    if remaining is None:
                         self._centroids.drop(row.cluster_seq)
+                        first, last = stories.UNKNOWN_SPAN
+                    else:
+                        first, last = remaining.first_published_at, remaining.last_published_at
+                    undo.append(self._spans.set(np.array([row.cluster_seq]), np.array([first]), np.array([last])))
                     self._terms.remove(buckets)
                     undo.append(lambda: self._terms.add(buckets))
                     self._rejudge_duplicates_of(row.seq)

@@ -405,6 +405,13 @@ class Store:
             pairs = np.array(batch, dtype=np.int64)
             yield pairs[:, 0], pairs[:, 1]
 
+    def cluster_spans(self, chunk: int = 1 << 16) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(seqs, first published, last published) of every cluster, `chunk` at a time."""
+        rows = self._db.execute("SELECT seq, first_published_at, last_published_at FROM clusters")
+        while batch := rows.fetchmany(chunk):
+            spans = np.array(batch, dtype=np.int64)
+            yield spans[:, 0], spans[:, 1], spans[:, 2]
+
     def term_sets(self, chunk: int = 1 << 14) -> Iterator[TermChunk]:
         """Every stored article's document buckets, `chunk` articles at a time."""
         rows = self._db.execute("SELECT term_buckets FROM article_terms")
@@ -436,10 +443,10 @@ class Store:
             (published_at, published_at, now, cluster_seq),
         )
 
-    def refresh_cluster(self, cluster_seq: int, now: int) -> bool:
+    def refresh_cluster(self, cluster_seq: int, now: int) -> ClusterRow | None:
         """Recompute a cluster's aggregates from its members; delete it (and its aliases) if it has none.
 
-        Returns whether the cluster still exists.
+        Returns the cluster as it is now, or None once it is deleted.
         """
         size, first, last = self._db.execute(
             "SELECT count(*), min(published_at), max(published_at) FROM articles WHERE cluster_seq = ?",
@@ -448,12 +455,12 @@ class Store:
         if size == 0:
             self._db.execute("DELETE FROM clusters WHERE seq = ?", (cluster_seq,))
             self._db.execute("DELETE FROM cluster_aliases WHERE cluster_seq = ?", (cluster_seq,))
-            return False
+            return None
         self._db.execute(
             "UPDATE clusters SET size = ?, first_published_at = ?, last_published_at = ?, updated_at = ? WHERE seq = ?",
             (size, first, last, now, cluster_seq),
         )
-        return True
+        return self.cluster(cluster_seq)
 
     def merge_clusters(self, survivor: int, merged: Sequence[int], now: int) -> None:
         """Move every article of `merged` into `survivor`; the merged ids become aliases of the survivor."""

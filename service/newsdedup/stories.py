@@ -415,6 +415,58 @@ class Memberships:
 _INITIAL_SEQS = 1024
 
 
+# The span (first, last) of a cluster not known, or gone: no time is within any window of it.
+UNKNOWN_SPAN = (int(np.iinfo(np.int64).max), int(np.iinfo(np.int64).min))
+_UNKNOWN_FIRST, _UNKNOWN_LAST = UNKNOWN_SPAN
+
+
+class ClusterSpans:
+    """Each story cluster's publication span (first and last published_at, in microseconds), by cluster seq.
+
+    A story takes new articles only within a window of its span (`reach`),
+    so next year's look-alike event (another earthquake in the same region)
+    starts a story of its own. Kept in memory like `Memberships`, because
+    every placement asks about dozens of candidate clusters. Changes return a
+    function that undoes them, for a write that fails.
+    """
+
+    def __init__(self) -> None:
+        self._first = np.full(_INITIAL_SEQS, _UNKNOWN_FIRST, dtype=np.int64)
+        self._last = np.full(_INITIAL_SEQS, _UNKNOWN_LAST, dtype=np.int64)
+
+    def set(self, clusters: np.ndarray, first: np.ndarray, last: np.ndarray) -> Callable[[], None]:
+        """Record the spans [first[i], last[i]] of clusters[i] (new, loaded, or recomputed after a deletion)."""
+        clusters = np.asarray(clusters, dtype=np.int64)
+        if len(clusters):
+            self._first = seqarrays.grown(self._first, int(clusters.max()) + 1, _UNKNOWN_FIRST)
+            self._last = seqarrays.grown(self._last, int(clusters.max()) + 1, _UNKNOWN_LAST)
+        before = self._first[clusters], self._last[clusters]
+        self._first[clusters] = first
+        self._last[clusters] = last
+
+        def undo() -> None:
+            self._first[clusters], self._last[clusters] = before
+
+        return undo
+
+    def widen(self, cluster: int, first: int, last: int) -> Callable[[], None]:
+        """Stretch a cluster's span to cover [first, last]: an article joining, a cluster merged in, a new cluster."""
+        current_first, current_last = self.span(cluster)
+        return self.set(np.array([cluster]), np.array([min(current_first, first)]), np.array([max(current_last, last)]))
+
+    def span(self, cluster: int) -> tuple[int, int]:
+        """(first, last) of a cluster (UNKNOWN_SPAN for one never recorded)."""
+        if cluster >= len(self._first):
+            return UNKNOWN_SPAN
+        return int(self._first[cluster]), int(self._last[cluster])
+
+    def reach(self, clusters: np.ndarray, published: int, window: int) -> np.ndarray:
+        """Which clusters an article published at `published` may join: those within `window` of their span."""
+        first = seqarrays.gather(self._first, clusters, _UNKNOWN_FIRST)
+        last = seqarrays.gather(self._last, clusters, _UNKNOWN_LAST)
+        return (first <= published + window) & (last >= published - window)
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where an article goes: an existing cluster (None: a new one), and clusters merged into it."""
