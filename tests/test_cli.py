@@ -105,6 +105,18 @@ def test_ingest_prints_an_aligned_table_and_a_summary(client_of: Callable[..., R
     assert "ingesting" not in run.err  # no progress bar when stderr is not a terminal
 
 
+def test_ingest_summary_counts_low_content_pages(client_of: Callable[..., Run], tmp_path: Path, seeds: list) -> None:
+    """A page that is mostly chrome shows as "low content" in the table and is counted in the summary."""
+    (tmp_path / "real.txt").write_text(seeds[0].body)
+    (tmp_path / "thin.txt").write_text("Accept all cookies\nSubscribe to our newsletter\nMarkets rally again")
+    run = client_of("ingest", tmp_path)
+    assert run.code == 0, run.err
+    assert "low content" in run.out.splitlines()[2]
+    assert run.err.splitlines()[-1] == (
+        "stored 2 articles (1 unique, 0 near duplicates, 0 exact duplicates, 1 low content); 0 rejected, 0 unreadable"
+    )
+
+
 def test_ingest_json_file_keeps_metadata(client_of: Callable[..., Run], tmp_path: Path, seeds: list) -> None:
     """Articles from a .json list are stored with their title, url, source, language and published_at."""
     articles = [

@@ -333,11 +333,92 @@ def test_invalid_articles_are_refused_with_a_reason(engine: Engine, article: Art
 @pytest.mark.parametrize(
     "body", ["x", "42", "a b c", "I", "2026 10 31"], ids=["letter", "number", "letters", "pronoun", "date"]
 )
-def test_articles_without_story_terms_are_still_judged(engine: Engine, body: str) -> None:
-    """A text of numbers and single letters has no salient terms but is stored, and its copy found."""
-    outcomes = engine.ingest_many([ArticleInput(id="short", body=body), ArticleInput(id="copy", body=body)])
+def test_articles_without_story_terms_are_still_judged(body: str) -> None:
+    """With min_content_words 1, a text of numbers and single letters (no salient terms) is judged and its copy found."""
+    engine = Engine(Settings(data_dir="", min_content_words=1))
+    try:
+        outcomes = engine.ingest_many([ArticleInput(id="short", body=body), ArticleInput(id="copy", body=body)])
+    finally:
+        engine.close()
     assert [o.verdict for o in outcomes] == [Verdict.UNIQUE, Verdict.EXACT_DUPLICATE]
     assert outcomes[1].cluster_id == outcomes[0].cluster_id
+
+
+RATE_LIMITED = "Too Many Requests\nYou have sent too many requests in a given amount of time. Please try again later."
+CONSENT_WALL = "\n".join(
+    [
+        "We value your privacy",
+        "Accept all cookies",
+        "Manage preferences",
+        "Subscribe to our newsletter",
+        "Share this article",
+        "Leave a Comment",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("title", "body"),
+    [("Markets rally on rate cut", RATE_LIMITED), ("Storm closes ports", CONSENT_WALL), ("", "Breaking: more soon")],
+    ids=["rate-limit-page", "consent-wall-with-headline", "three-word-brief"],
+)
+def test_too_little_content_is_flagged_and_never_matched(engine: Engine, title: str, body: str) -> None:
+    """Pages that are mostly chrome get VERDICT_LOW_CONTENT: never a duplicate, never duplicated, alone in a story."""
+    first = engine.ingest(ArticleInput(id="first", title=title, body=body))
+    copy = engine.ingest(ArticleInput(id="copy", title=title, body=body))
+    for result in (first, copy):
+        assert (result.verdict, result.duplicate_of, result.matches, result.cluster_size) == (
+            Verdict.LOW_CONTENT, "", [], 1
+        )
+    assert copy.cluster_id != first.cluster_id
+    assert engine.check(ArticleInput(id="", title=title, body=body)).verdict == Verdict.LOW_CONTENT
+    assert engine.get_article("copy").verdict == Verdict.LOW_CONTENT
+    assert engine.search_similar(article_id="first") == []
+    assert engine.ingest(ArticleInput(id="copy", title=title, body=body)).already_ingested
+
+
+def test_a_page_fetched_again_replaces_its_low_content_version(engine: Engine, seeds) -> None:
+    """The same id with real text replaces a stored low-content page (a re-fetch); other stored ids still conflict."""
+    thin = engine.ingest(ArticleInput(id="page", title="Allies meet in Paris", body=CONSENT_WALL))
+    assert thin.verdict == Verdict.LOW_CONTENT
+    engine.ingest(ArticleInput(id="other", title="Allies meet in Paris", body=seeds[0].body))
+    refetched = engine.ingest(ArticleInput(id="page", title="Allies meet in Paris", body=seeds[0].body))
+    assert (refetched.verdict, refetched.duplicate_of, refetched.already_ingested) == (
+        Verdict.EXACT_DUPLICATE, "other", False
+    )
+    assert engine.get_article("page").verdict == Verdict.EXACT_DUPLICATE
+    with pytest.raises(NotFound):
+        engine.get_cluster(cluster_id=thin.cluster_id)
+    assert engine.stats().article_count == 2
+    with pytest.raises(Conflict):
+        engine.ingest(ArticleInput(id="page", body=seeds[1].body))
+
+
+def test_a_real_article_is_never_a_duplicate_of_a_thin_page(engine: Engine, seeds) -> None:
+    """A low-content page is not indexed: a full article holding the same words is judged among real articles only."""
+    thin = engine.ingest(ArticleInput(id="thin", body=seeds[0].body.split("\n")[0][:60]))
+    assert thin.verdict == Verdict.LOW_CONTENT
+    full = engine.ingest(ArticleInput(id="full", body=seeds[0].body))
+    assert (full.verdict, full.duplicate_of) == (Verdict.UNIQUE, "")
+    assert all(match.article_id != "thin" for match in full.matches)
+    assert full.cluster_id != thin.cluster_id
+
+
+def test_low_content_articles_stay_unindexed_after_a_restart(tmp_path, seeds) -> None:
+    """Startup indexes only judged articles; a thin page is still alone and unmatched after a restart."""
+    settings = Settings(data_dir=str(tmp_path))
+    engine = Engine(settings)
+    engine.ingest(ArticleInput(id="thin", title="Markets rally", body=RATE_LIMITED))
+    engine.ingest(ArticleInput(id="real", body=seeds[1].body))
+    engine.close()
+    engine = Engine(settings)
+    try:
+        assert engine.search_similar(article_id="thin") == []
+        again = engine.ingest(ArticleInput(id="again", title="Markets rally", body=RATE_LIMITED))
+        assert (again.verdict, again.matches) == (Verdict.LOW_CONTENT, [])
+        assert engine.ingest(ArticleInput(id="copy", body=seeds[1].body)).duplicate_of == "real"
+    finally:
+        engine.close()
 
 
 def test_text_too_large_names_the_limit(engine: Engine) -> None:

@@ -203,12 +203,17 @@ def _count(number: int, noun: str) -> str:
 
 
 def _summary(results: Sequence[pb.ArticleResult], rejected: int, unreadable: int) -> str:
-    """ "stored 5 articles (3 unique, 1 near duplicate, 1 exact duplicate); 0 rejected, 0 unreadable"."""
+    """ "stored 5 articles (3 unique, 1 near duplicate, 1 exact duplicate); 0 rejected, 0 unreadable".
+
+    Low-content articles are counted only when there are some: "(2 unique, ..., 1 low content)".
+    """
     verdicts = [result.verdict for result in results]
+    low_content = verdicts.count(pb.VERDICT_LOW_CONTENT)
     return (
         f"stored {_count(len(results), 'article')} ({verdicts.count(pb.VERDICT_UNIQUE)} unique, "
         f"{_count(verdicts.count(pb.VERDICT_NEAR_DUPLICATE), 'near duplicate')}, "
-        f"{_count(verdicts.count(pb.VERDICT_EXACT_DUPLICATE), 'exact duplicate')}); "
+        f"{_count(verdicts.count(pb.VERDICT_EXACT_DUPLICATE), 'exact duplicate')}"
+        f"{f', {low_content} low content' if low_content else ''}); "
         f"{rejected} rejected, {unreadable} unreadable"
     )
 

@@ -60,6 +60,11 @@ class Settings:
     near_lsh_threshold: float = _setting(
         0.3, "Jaccard similarity the near-duplicate LSH is tuned for; below near_threshold so that few are missed."
     )
+    min_content_words: int = _setting(
+        20,
+        "Fewest words (title and body, once site chrome is removed) an article needs to be judged; one with "
+        "fewer gets VERDICT_LOW_CONTENT: stored in a story of its own, never a duplicate nor duplicated.",
+    )
     salient_terms: int = _setting(64, "Salient terms kept per article for the story tier (fixed for a data directory).")
     story_threshold: float = _setting(
         0.2, "Cosine similarity of salient terms an article needs with a story cluster to join it."
@@ -111,6 +116,7 @@ class Settings:
             "max_batch_size",
             "max_id_length",
             "max_matches",
+            "min_content_words",
         ):
             if getattr(self, name) < 1:
                 yield f"{name} must be at least 1, got {getattr(self, name)}"

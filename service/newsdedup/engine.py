@@ -158,6 +158,11 @@ class _Assessment:
     story_signature: np.ndarray
     story_candidates: list[StoryCandidate]
     placement: stories.Placement
+    low_content: bool = False  # too thin to judge: no duplicates, no candidates, a story of its own
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.LOW_CONTENT if self.low_content else self.duplicates.verdict
 
 
 class Engine:
@@ -370,7 +375,14 @@ class Engine:
         Only clusters whose span it falls within the story window of are
         candidates, those of its duplicates included: an old text published
         again a year later is still a duplicate, but of a story long closed.
+        An article with fewer than min_content_words words (what is left of
+        a consent wall or a rate-limit page once chrome is stripped) is not
+        compared at all: a match on a few words would be a confident answer
+        about nothing.
         """
+        if analysis.token_count < self.settings.min_content_words:
+            nothing = _Duplicates(exact=[], near=[])
+            return _Assessment(nothing, salient, story_signature, [], stories.NEW_STORY, low_content=True)
         duplicates = self._find_duplicates(analysis.near_signature, analysis.content_hash, limit)
         candidates = self._find_story_candidates(story_signature, frozenset())
         in_window = self._in_story_window([candidate.cluster_seq for candidate in candidates], published)
@@ -484,7 +496,11 @@ class Engine:
     ) -> ArticleResult:
         existing = self._store.article_by_id(article.id)
         if existing is not None:
-            return self._existing_result(existing, analysis)
+            if existing.verdict != Verdict.LOW_CONTENT or existing.content_hash == analysis.content_hash:
+                return self._existing_result(existing, analysis)
+            # A page fetched again after a consent wall or a rate limit replaces the little that was
+            # stored. A low-content article is in no index, so nothing outside the transaction changes.
+            self._remove(existing, now, undo)
         buckets = stories.document_buckets(analysis.terms.ids)
         self._terms.add(buckets)
         undo.append(lambda: self._terms.remove(buckets))
@@ -498,16 +514,18 @@ class Engine:
             NewArticle(
                 id=article.id, title=article.title, body=article.body, url=article.url, source=article.source,
                 language=article.language, published_at=published, ingested_at=now,
-                content_hash=analysis.content_hash, verdict=assessment.duplicates.verdict,
+                content_hash=analysis.content_hash, verdict=assessment.verdict,
                 duplicate_of=original.seq if original else None, cluster_seq=cluster,
-                near_signature=analysis.near_signature, story_signature=assessment.story_signature,
+                near_signature=None if assessment.low_content else analysis.near_signature,
+                story_signature=None if assessment.low_content else assessment.story_signature,
                 salient_ids=assessment.salient.ids, salient_counts=assessment.salient.counts, term_buckets=buckets,
             )
         )  # fmt: skip
-        self._near.insert(seq, analysis.near_signature)
-        undo.append(lambda: self._near.remove(seq))
-        self._story.insert(seq, assessment.story_signature)
-        undo.append(lambda: self._story.remove(seq))
+        if not assessment.low_content:
+            self._near.insert(seq, analysis.near_signature)
+            undo.append(lambda: self._near.remove(seq))
+            self._story.insert(seq, assessment.story_signature)
+            undo.append(lambda: self._story.remove(seq))
         undo.append(self._memberships.assign(np.array([seq]), np.array([cluster])))
         cluster_row = self._store.cluster(cluster)
         assert cluster_row is not None
@@ -531,7 +549,7 @@ class Engine:
         original = assessment.duplicates.original
         return ArticleResult(
             article_id=article_id,
-            verdict=assessment.duplicates.verdict,
+            verdict=assessment.verdict,
             duplicate_of=original.id if original else "",
             matches=self._matches(
                 assessment.duplicates,
@@ -581,12 +599,17 @@ class Engine:
         return replace(self._stored_result(existing, self.settings.max_matches), already_ingested=True)
 
     def _stored_result(self, row: ArticleRow, limit: int, min_similarity: float = 0.0) -> ArticleResult:
-        """A stored article's standing, with its current matches among the other stored articles."""
-        near_signature = self._near.signature(row.seq)
+        """A stored article's standing, with its current matches among the other stored articles.
+
+        A low-content article is not indexed and matches nothing.
+        """
         salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
         myself = frozenset([row.seq])
-        duplicates = self._find_duplicates(near_signature, row.content_hash, limit, exclude=myself)
-        candidates = self._find_story_candidates(self._story.signature(row.seq), myself)
+        if row.verdict == Verdict.LOW_CONTENT:
+            duplicates, candidates = _Duplicates(exact=[], near=[]), []
+        else:
+            duplicates = self._find_duplicates(self._near.signature(row.seq), row.content_hash, limit, exclude=myself)
+            candidates = self._find_story_candidates(self._story.signature(row.seq), myself)
         original = self._original_of(row)
         cluster = self._store.cluster(row.cluster_seq)
         assert cluster is not None
@@ -699,29 +722,36 @@ class Engine:
             undo: Undo = []
             try:
                 with self._store.transaction():
-                    now = self._now()
-                    salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
-                    buckets = self._store.term_buckets(row.seq)
-                    # Before the delete: a centroid loaded after it would lack the article already.
-                    undo.append(self._centroids.snapshot([row.cluster_seq]))
-                    self._store.delete_article(row.seq)
-                    self._centroids.subtract(row.cluster_seq, salient)
-                    remaining = self._store.refresh_cluster(row.cluster_seq, now)
-                    if remaining is None:
-                        self._centroids.drop(row.cluster_seq)
-                        first, last = stories.UNKNOWN_SPAN
-                    else:
-                        first, last = remaining.first_published_at, remaining.last_published_at
-                    undo.append(self._spans.set(np.array([row.cluster_seq]), np.array([first]), np.array([last])))
-                    self._terms.remove(buckets)
-                    undo.append(lambda: self._terms.add(buckets))
-                    self._rejudge_duplicates_of(row.seq)
+                    self._remove(row, self._now(), undo)
             except BaseException:
                 for step in reversed(undo):
                     step()
                 raise
             self._near.remove(row.seq)
             self._story.remove(row.seq)
+
+    def _remove(self, row: ArticleRow, now: int, undo: Undo) -> None:
+        """Delete a stored article and update its cluster, the term counts and its duplicates; not the indexes.
+
+        The caller removes it from the LSH indexes once the write is committed
+        (an index removal cannot be undone).
+        """
+        salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
+        buckets = self._store.term_buckets(row.seq)
+        # Before the delete: a centroid loaded after it would lack the article already.
+        undo.append(self._centroids.snapshot([row.cluster_seq]))
+        self._store.delete_article(row.seq)
+        self._centroids.subtract(row.cluster_seq, salient)
+        remaining = self._store.refresh_cluster(row.cluster_seq, now)
+        if remaining is None:
+            self._centroids.drop(row.cluster_seq)
+            first, last = stories.UNKNOWN_SPAN
+        else:
+            first, last = remaining.first_published_at, remaining.last_published_at
+        undo.append(self._spans.set(np.array([row.cluster_seq]), np.array([first]), np.array([last])))
+        self._terms.remove(buckets)
+        undo.append(lambda: self._terms.add(buckets))
+        self._rejudge_duplicates_of(row.seq)
 
     def _rejudge_duplicates_of(self, deleted: int) -> None:
         """Point the articles that duplicated a deleted one at what they duplicate now (or make them unique).

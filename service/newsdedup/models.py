@@ -18,6 +18,7 @@ class Verdict(enum.IntEnum):
     UNIQUE = 1
     NEAR_DUPLICATE = 2
     EXACT_DUPLICATE = 3
+    LOW_CONTENT = 4
 
 
 class Relation(enum.IntEnum):

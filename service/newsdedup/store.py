@@ -148,8 +148,9 @@ class NewArticle:
     verdict: Verdict
     duplicate_of: int | None
     cluster_seq: int
-    near_signature: np.ndarray
-    story_signature: np.ndarray
+    # None for an article too thin to judge (VERDICT_LOW_CONTENT): it is never indexed.
+    near_signature: np.ndarray | None
+    story_signature: np.ndarray | None
     salient_ids: np.ndarray
     salient_counts: np.ndarray
     term_buckets: np.ndarray
@@ -303,15 +304,19 @@ class Store:
     ) -> list[ArticleRow]:
         """The earliest `limit` articles with this content hash (not in `exclude`, seq below `before`), earliest first.
 
-        Bounded: a wire story syndicated thousands of times must not cost a
-        read of every copy on each ingest.
+        Low-content articles are never anyone's original. Bounded: a wire story
+        syndicated thousands of times must not cost a read of every copy on
+        each ingest.
         """
         marks = ",".join("?" * len(exclude))
         rows = self._db.execute(
             f"SELECT {_ROW_COLUMNS} FROM articles WHERE content_hash = ? AND seq NOT IN ({marks}) AND seq < ? "
-            "ORDER BY published_at, seq LIMIT ?",
-            (_signed(content_hash), *exclude, (1 << 63) - 1 if before is None else before, limit),
-        )
+            "AND verdict != ? ORDER BY published_at, seq LIMIT ?",
+            (
+                _signed(content_hash), *exclude, (1 << 63) - 1 if before is None else before,
+                int(Verdict.LOW_CONTENT), limit,
+            ),
+        )  # fmt: skip
         return [ArticleRow.from_sql(row) for row in rows]
 
     def duplicates_of(self, seq: int) -> list[ArticleRow]:
@@ -358,14 +363,15 @@ class Store:
         )  # fmt: skip
         seq = cursor.lastrowid
         assert seq is not None
-        self._db.execute(
-            "INSERT INTO article_signatures (seq, near_signature, story_signature) VALUES (?, ?, ?)",
-            (
-                seq,
-                article.near_signature.astype(np.uint32).tobytes(),
-                article.story_signature.astype(np.uint32).tobytes(),
-            ),
-        )
+        if article.near_signature is not None and article.story_signature is not None:
+            self._db.execute(
+                "INSERT INTO article_signatures (seq, near_signature, story_signature) VALUES (?, ?, ?)",
+                (
+                    seq,
+                    article.near_signature.astype(np.uint32).tobytes(),
+                    article.story_signature.astype(np.uint32).tobytes(),
+                ),
+            )
         self._db.execute(
             "INSERT INTO article_terms (seq, salient_ids, salient_counts, term_buckets) VALUES (?, ?, ?, ?)",
             (
@@ -385,7 +391,7 @@ class Store:
             self._db.execute(f"DELETE FROM {table} WHERE seq = ?", (seq,))
 
     def signatures(self, num_perm: int, story_num_perm: int, chunk: int = 1 << 16) -> Iterator[SignatureChunk]:
-        """Every stored article's signatures, in ingest order, `chunk` articles at a time."""
+        """Every indexed article's signatures (low-content articles have none), in ingest order, `chunk` at a time."""
         rows = self._db.execute("SELECT seq, near_signature, story_signature FROM article_signatures ORDER BY seq")
         while batch := rows.fetchmany(chunk):
             seqs, near, story = zip(*batch, strict=True)

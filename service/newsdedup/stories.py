@@ -481,6 +481,9 @@ class Placement:
         return tuple(sorted({*self.merged, *([self.cluster] if self.cluster is not None else [])}))
 
 
+NEW_STORY = Placement(cluster=None, merged=(), similarity=0.0)
+
+
 def place(
     article: TermVector,
     candidates: Iterable[int],

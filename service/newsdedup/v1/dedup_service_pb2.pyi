@@ -17,6 +17,7 @@ class Verdict(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERDICT_UNIQUE: _ClassVar[Verdict]
     VERDICT_NEAR_DUPLICATE: _ClassVar[Verdict]
     VERDICT_EXACT_DUPLICATE: _ClassVar[Verdict]
+    VERDICT_LOW_CONTENT: _ClassVar[Verdict]
 
 class Relation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -34,6 +35,7 @@ VERDICT_UNSPECIFIED: Verdict
 VERDICT_UNIQUE: Verdict
 VERDICT_NEAR_DUPLICATE: Verdict
 VERDICT_EXACT_DUPLICATE: Verdict
+VERDICT_LOW_CONTENT: Verdict
 RELATION_UNSPECIFIED: Relation
 RELATION_EXACT_DUPLICATE: Relation
 RELATION_NEAR_DUPLICATE: Relation
