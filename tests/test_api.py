@@ -200,10 +200,12 @@ def test_search_by_id_and_by_text(stub, seeds) -> None:
     by_id = stub.SearchSimilarArticles(pb.SearchSimilarArticlesRequest(article_id=seeds[0].id, max_results=3)).matches
     assert 0 < len(by_id) <= 3 and seeds[0].id not in [m.article_id for m in by_id]
     assert all(m.relation == pb.RELATION_SAME_STORY for m in by_id)
+    assert all("coalition" in m.shared_terms for m in by_id)  # the explanation travels over the wire
     by_text = stub.SearchSimilarArticles(
         pb.SearchSimilarArticlesRequest(article=pb.Article(body=seeds[2].body), min_similarity=0.9)
     ).matches
     assert [(m.article_id, m.similarity) for m in by_text] == [(seeds[2].id, 1.0)]
+    assert len(by_text[0].shared_shingles) == 20
     with pytest.raises(grpc.RpcError) as raised:
         stub.SearchSimilarArticles(pb.SearchSimilarArticlesRequest(article_id=seeds[0].id, min_similarity=2.0))
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -7,6 +7,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from newsdedup import text
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.errors import Conflict, InvalidArgument, NotFound, StorageUnavailable
@@ -226,6 +227,34 @@ def test_search_by_text_finds_the_stored_copy_at_similarity_one(engine: Engine, 
     )
 
 
+def words_of(raw: str) -> str:
+    """A text as the space-separated words explanations are made of."""
+    return " " + " ".join(text.tokenize(raw).strings(text.normalize(raw))) + " "
+
+
+def test_search_explains_each_match_with_shared_shingles_and_terms(engine: Engine, seeds) -> None:
+    """Every search match says why: shingles both texts hold (a rewrite shares many) and the heaviest shared terms."""
+    engine.ingest(ArticleInput(id="original", body=seeds[2].body))
+    title, body = edited_copy(seeds[2].body)
+    ingested = engine.ingest(ArticleInput(id="rewrite", title=title, body=body))
+    assert all(not m.shared_shingles and not m.shared_terms for m in ingested.matches)  # ingest never explains
+    for seed in (seeds[1], seeds[3], seeds[4]):
+        engine.ingest(ArticleInput(id=seed.id, body=seed.body))
+    matches = {m.article_id: m for m in engine.search_similar(article_id="original")}
+    rewrite = matches["rewrite"]
+    assert rewrite.relation == Relation.NEAR_DUPLICATE
+    assert len(rewrite.shared_shingles) == 20
+    assert all(f" {s} " in words_of(seeds[2].body) and f" {s} " in words_of(body) for s in rewrite.shared_shingles)
+    same_story = [m for m in matches.values() if m.relation == Relation.SAME_STORY]
+    assert same_story, "the other outlets' coverage should match as the same story"
+    for match in same_story:
+        other = next(seed.body for seed in seeds if seed.id == match.article_id)
+        assert match.shared_terms and "coalition" in match.shared_terms[:10]
+        assert all(f" {t} " in words_of(seeds[2].body) and f" {t} " in words_of(other) for t in match.shared_terms)
+    by_text = {m.article_id: m for m in engine.search_similar(article=ArticleInput(id="", body=seeds[2].body))}
+    assert by_text["rewrite"].shared_shingles == rewrite.shared_shingles
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [({"max_results": -1}, "max_results"), ({"min_similarity": 1.5}, "min_similarity"), ({}, "article_id or article")],
@@ -334,7 +363,7 @@ def test_invalid_articles_are_refused_with_a_reason(engine: Engine, article: Art
     "body", ["x", "42", "a b c", "I", "2026 10 31"], ids=["letter", "number", "letters", "pronoun", "date"]
 )
 def test_articles_without_story_terms_are_still_judged(body: str) -> None:
-    """With min_content_words 1, a text of numbers and single letters (no salient terms) is judged and its copy found."""
+    """With min_content_words 1, a text of numbers and single letters (no salient terms) is judged, its copy found."""
     engine = Engine(Settings(data_dir="", min_content_words=1))
     try:
         outcomes = engine.ingest_many([ArticleInput(id="short", body=body), ArticleInput(id="copy", body=body)])
@@ -368,7 +397,10 @@ def test_too_little_content_is_flagged_and_never_matched(engine: Engine, title: 
     copy = engine.ingest(ArticleInput(id="copy", title=title, body=body))
     for result in (first, copy):
         assert (result.verdict, result.duplicate_of, result.matches, result.cluster_size) == (
-            Verdict.LOW_CONTENT, "", [], 1
+            Verdict.LOW_CONTENT,
+            "",
+            [],
+            1,
         )
     assert copy.cluster_id != first.cluster_id
     assert engine.check(ArticleInput(id="", title=title, body=body)).verdict == Verdict.LOW_CONTENT
@@ -384,7 +416,9 @@ def test_a_page_fetched_again_replaces_its_low_content_version(engine: Engine, s
     engine.ingest(ArticleInput(id="other", title="Allies meet in Paris", body=seeds[0].body))
     refetched = engine.ingest(ArticleInput(id="page", title="Allies meet in Paris", body=seeds[0].body))
     assert (refetched.verdict, refetched.duplicate_of, refetched.already_ingested) == (
-        Verdict.EXACT_DUPLICATE, "other", False
+        Verdict.EXACT_DUPLICATE,
+        "other",
+        False,
     )
     assert engine.get_article("page").verdict == Verdict.EXACT_DUPLICATE
     with pytest.raises(NotFound):
@@ -572,7 +606,7 @@ def days_after_t0(days: float) -> datetime:
     ids=["within-after", "past-after", "next-year", "within-before", "past-before"],
 )
 def test_a_story_takes_coverage_only_within_its_window(timed_engine: Engine, seeds, days: float, joins: bool) -> None:
-    """Coverage published within story_window_days (3) of a story's first to last article joins it; later starts anew."""
+    """Coverage published within story_window_days (3) of a story's first to last article joins it; later, a new one."""
     assert timed_engine.settings.story_window_days == 3.0
     first = timed_engine.ingest(ArticleInput(id="s0", body=seeds[0].body, published_at=days_after_t0(0)))
     second = timed_engine.ingest(ArticleInput(id="s1", body=seeds[1].body, published_at=days_after_t0(2)))

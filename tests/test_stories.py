@@ -514,7 +514,9 @@ def test_duplicate_joins_the_cluster_of_its_original() -> None:
 def test_article_below_threshold_starts_a_new_cluster() -> None:
     """An article no candidate centroid reaches the threshold with gets a new cluster (None)."""
     centroids = centroids_of({1: {1: 1, 2: 1, 3: 1, 4: 1}, 2: {5: 1, 6: 1}})
-    placement = place(vector({1: 1, 9: 1, 10: 1, 11: 1}), [1, 2], [], centroids, EMPTY_STATISTICS, threshold=0.5, merge_threshold=0.5)
+    placement = place(
+        vector({1: 1, 9: 1, 10: 1, 11: 1}), [1, 2], [], centroids, EMPTY_STATISTICS, threshold=0.5, merge_threshold=0.5
+    )
     assert placement.cluster is None and placement.merged == () and placement.clusters == ()
     assert placement.similarity == pytest.approx(1 / (2 * 2))
 

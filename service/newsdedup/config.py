@@ -146,7 +146,10 @@ class Settings:
             if not 0.0 < value < 1.0:
                 yield f"{name} must be strictly between 0 and 1, got {value}"
         if not 0 < self.story_window_days <= MAX_STORY_WINDOW_DAYS:  # NaN fails too
-            yield f"story_window_days must be more than 0 and at most {MAX_STORY_WINDOW_DAYS}, got {self.story_window_days}"
+            yield (
+                f"story_window_days must be more than 0 and at most {MAX_STORY_WINDOW_DAYS}, "
+                f"got {self.story_window_days}"
+            )
         if not 0 <= self.term_prior_weight < float("inf"):  # NaN fails too; a negative weight makes idf NaN
             yield f"term_prior_weight must be a finite number of articles, zero or more, got {self.term_prior_weight}"
         if self.story_merge_threshold < self.story_threshold:

@@ -38,6 +38,7 @@ import numpy as np
 from newsdedup import stories, text
 from newsdedup.config import Settings
 from newsdedup.errors import Conflict, InvalidArgument, NewsdedupError, NotFound
+from newsdedup.explanations import Side, explain
 from newsdedup.index import SignatureIndex
 from newsdedup.models import (
     ArticleInput,
@@ -88,7 +89,6 @@ STORY_CANDIDATES = 50
 # of each find it.
 STORY_BUCKET_LIMIT = 64
 # How many shared shingles and terms CompareArticles shows.
-EXPLANATION_SAMPLE = 20
 # Bumped whenever tokenisation or hashing changes what a text hashes to.
 HASHING_VERSION = 4
 
@@ -669,15 +669,46 @@ class Engine:
         limit = min(max_results or DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS)
         if article is not None:
             analysis = self._analyze(article, id_required=False)
+            query_text = article_text(article.title, article.body)
             with self._lock:
                 features = self._story_features([analysis])[0]
                 published = self._published(article, self._now())
-                assessment = self._assess(analysis, *features, published, limit, pending=analysis.terms.ids)
-                return self._hypothetical_result(article.id, analysis, assessment, limit, min_similarity).matches
+                pending = analysis.terms.ids
+                assessment = self._assess(analysis, *features, published, limit, pending)
+                result = self._hypothetical_result(article.id, analysis, assessment, limit, min_similarity)
+                return self._explained(result.matches, query_text, assessment.salient, pending)
         if not article_id:
             raise InvalidArgument("give either article_id or article to search for", reason="MISSING_QUERY")
         with self._lock:
-            return self._stored_result(self._row(article_id), limit, min_similarity).matches
+            row = self._row(article_id)
+            matches = self._stored_result(row, limit, min_similarity).matches
+            salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
+            return self._explained(matches, article_text(*self._store.article_text(row.seq)), salient, None)
+
+    def _explained(
+        self, matches: list[Match], query_text: str, query_salient: TermVector, pending: np.ndarray | None
+    ) -> list[Match]:
+        """The matches of a search, each with the shared shingles and terms behind its score (see explanations)."""
+        if not matches:
+            return matches
+        seqs = [self._row(match.article_id).seq for match in matches]  # under the lock: every match is stored
+        texts = [article_text(*self._store.article_text(seq)) for seq in seqs]
+        tokens = text.tokenize_batch([query_text, *texts])
+        salient = self._store.salient_terms(seqs)
+        query = Side(tokens.text(0), query_salient, query_salient.weights(self._terms, pending))
+        explained = []
+        for i, (match, seq) in enumerate(zip(matches, seqs, strict=True)):
+            other = TermVector(*salient[seq])
+            evidence = explain(
+                self._fingerprinter,
+                query_text,
+                query,
+                Side(tokens.text(i + 1), other, other.weights(self._terms, pending)),
+            )
+            explained.append(
+                replace(match, shared_shingles=evidence.shared_shingles, shared_terms=evidence.shared_terms)
+            )
+        return explained
 
     def _original_of(self, row: ArticleRow) -> ArticleRow | None:
         """The stored article that `row` duplicates, if any."""
@@ -854,20 +885,19 @@ class Engine:
         first_tokens, second_tokens = tokens.text(0), tokens.text(1)
         first_shingles = self._fingerprinter.shingle_set(first_tokens)
         second_shingles = self._fingerprinter.shingle_set(second_tokens)
-        normalized = text.normalize(texts[0])
-        hashes, strings = self._fingerprinter.shingle_strings(normalized, first_tokens)
-        shared = np.isin(hashes, second_shingles)
-        shared_shingles = list(dict.fromkeys(s for s, keep in zip(strings, shared, strict=True) if keep))
-        _, i, j = np.intersect1d(first_salient.ids, second_salient.ids, assume_unique=True, return_indices=True)
-        names = text.term_strings(normalized, first_tokens)
-        telling = sorted(zip(weights[0][i] * weights[1][j], first_salient.ids[i].tolist(), strict=True), reverse=True)
+        evidence = explain(
+            self._fingerprinter,
+            texts[0],
+            Side(first_tokens, first_salient, weights[0]),
+            Side(second_tokens, second_salient, weights[1]),
+        )
         return Comparison(
             similarity=similarity,
             exact_similarity=exact_jaccard(first_shingles, second_shingles),
             story_similarity=story_similarity,
             relation=relation,
-            shared_shingles=shared_shingles[:EXPLANATION_SAMPLE],
-            shared_terms=[names[term] for _, term in telling[:EXPLANATION_SAMPLE] if term in names],
+            shared_shingles=list(evidence.shared_shingles),
+            shared_terms=list(evidence.shared_terms),
             first_shingle_count=len(first_shingles),
             second_shingle_count=len(second_shingles),
         )

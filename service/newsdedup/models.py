@@ -53,12 +53,18 @@ class ArticleInput:
 
 @dataclass(frozen=True)
 class Match:
-    """A stored article that matches the article in question."""
+    """A stored article that matches the article in question.
+
+    Search results also say why (`explanations`): the shared shingles and the
+    most telling shared salient terms. Ingest and check leave them empty.
+    """
 
     article_id: str
     similarity: float
     relation: Relation
     cluster_id: str
+    shared_shingles: tuple[str, ...] = ()
+    shared_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

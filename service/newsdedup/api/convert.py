@@ -78,6 +78,8 @@ def match(value: Match) -> pb.Match:
         similarity=value.similarity,
         relation=int(value.relation),  # type: ignore[arg-type]
         cluster_id=value.cluster_id,
+        shared_shingles=value.shared_shingles,
+        shared_terms=value.shared_terms,
     )
 
 

@@ -63,16 +63,20 @@ class Article(_message.Message):
     def __init__(self, id: _Optional[str] = ..., title: _Optional[str] = ..., body: _Optional[str] = ..., url: _Optional[str] = ..., source: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., language: _Optional[str] = ...) -> None: ...
 
 class Match(_message.Message):
-    __slots__ = ("article_id", "similarity", "relation", "cluster_id")
+    __slots__ = ("article_id", "similarity", "relation", "cluster_id", "shared_shingles", "shared_terms")
     ARTICLE_ID_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     RELATION_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    SHARED_SHINGLES_FIELD_NUMBER: _ClassVar[int]
+    SHARED_TERMS_FIELD_NUMBER: _ClassVar[int]
     article_id: str
     similarity: float
     relation: Relation
     cluster_id: str
-    def __init__(self, article_id: _Optional[str] = ..., similarity: _Optional[float] = ..., relation: _Optional[_Union[Relation, str]] = ..., cluster_id: _Optional[str] = ...) -> None: ...
+    shared_shingles: _containers.RepeatedScalarFieldContainer[str]
+    shared_terms: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, article_id: _Optional[str] = ..., similarity: _Optional[float] = ..., relation: _Optional[_Union[Relation, str]] = ..., cluster_id: _Optional[str] = ..., shared_shingles: _Optional[_Iterable[str]] = ..., shared_terms: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ArticleResult(_message.Message):
     __slots__ = ("article_id", "verdict", "duplicate_of", "matches", "cluster_id", "cluster_size", "already_ingested", "error")
