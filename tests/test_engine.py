@@ -430,7 +430,7 @@ def test_a_page_fetched_again_replaces_its_low_content_version(engine: Engine, s
 
 def test_a_real_article_is_never_a_duplicate_of_a_thin_page(engine: Engine, seeds) -> None:
     """A low-content page is not indexed: a full article holding the same words is judged among real articles only."""
-    thin = engine.ingest(ArticleInput(id="thin", body=seeds[0].body.split("\n")[0][:60]))
+    thin = engine.ingest(ArticleInput(id="thin", body=" ".join(seeds[0].body.split()[:6])))
     assert thin.verdict == Verdict.LOW_CONTENT
     full = engine.ingest(ArticleInput(id="full", body=seeds[0].body))
     assert (full.verdict, full.duplicate_of) == (Verdict.UNIQUE, "")

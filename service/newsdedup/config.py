@@ -60,8 +60,9 @@ class Settings:
     near_lsh_threshold: float = _setting(
         0.3, "Jaccard similarity the near-duplicate LSH is tuned for; below near_threshold so that few are missed."
     )
+    # Fewer words than a headline: real one-sentence briefs (ECB+ has 10- to 19-word ones) are judged.
     min_content_words: int = _setting(
-        20,
+        8,
         "Fewest words (title and body, once site chrome is removed) an article needs to be judged; one with "
         "fewer gets VERDICT_LOW_CONTENT: stored in a story of its own, never a duplicate nor duplicated.",
     )
