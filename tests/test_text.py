@@ -169,6 +169,39 @@ def test_capitals_with_diacritics_fold_to_the_lower_case_word(variant: str, plai
     assert text.normalize(variant) == text.normalize(plain)
 
 
+TURKISH_CAPITALS_AND_LOWER_CASE = [
+    ("İSTANBUL", "istanbul"),
+    ("IŞIK", "ışık"),
+    ("Işık", "ışık"),
+    ("KIRMIZI", "kırmızı"),
+    ("KIRMIZI IŞIK İHLALİ", "Kırmızı ışık ihlali"),
+]
+TURKISH_CASE_IDS = ["dotted-capital", "dotless-all-caps", "dotless-capitalised", "kirmizi", "headline"]
+
+
+@pytest.mark.parametrize(("capitals", "lower"), TURKISH_CAPITALS_AND_LOWER_CASE, ids=TURKISH_CASE_IDS)
+def test_turkish_capitals_normalise_like_the_lower_case_word(capitals: str, lower: str) -> None:
+    """Turkish I and İ capitalise ı and i; both fold to i, so an all-caps headline reads as running text does."""
+    assert text.normalize(capitals) == text.normalize(lower)
+    assert tokens_of(capitals) == tokens_of(lower)
+    assert text.tokenize(capitals).hashes.tolist() == text.tokenize(lower).hashes.tolist()
+
+
+@pytest.mark.parametrize(("capitals", "lower"), TURKISH_CAPITALS_AND_LOWER_CASE, ids=TURKISH_CASE_IDS)
+def test_turkish_capitals_hash_alike_on_the_table_and_string_paths(capitals: str, lower: str) -> None:
+    """In a batch, the fold table and the string path (a text with ß takes it) give the same hashes to both forms."""
+    raws = [capitals, lower, f"{capitals} straße", f"{lower} STRASSE"]
+    batch = text.tokenize_batch(raws)
+    expected = text.tokenize(lower).hashes.tolist()
+    assert [batch.text(i).hashes.tolist()[: len(expected)] for i in range(len(raws))] == [expected] * len(raws)
+    assert batch.text(2).hashes[-1] == batch.text(3).hashes[-1]
+
+
+def test_dotless_and_dotted_i_words_are_conflated() -> None:
+    """The price of folding ı to i: words that differ only there ('kıl' hair, 'kil' clay) become one token."""
+    assert tokens_of("kıl") == tokens_of("kil") == ["kil"]
+
+
 @pytest.mark.parametrize(
     "hidden",
     ["\u00ad", "\u200b", "\u2060", "\ufeff"],
@@ -243,7 +276,7 @@ def test_folding_that_leaves_composable_marks(raw: str) -> None:
         ),
         (
             "Türkiye Büyük Millet Meclisi, bütçe görüşmelerine başladı.",
-            ["türkiye", "büyük", "millet", "meclisi", "bütçe", "görüşmelerine", "başladı"],
+            ["türkiye", "büyük", "millet", "meclisi", "bütçe", "görüşmelerine", "başladi"],  # the ı folds to i
         ),
         (
             "أعلنت الحكومة المصرية اليوم عن خطة جديدة لدعم الاقتصاد.",

@@ -90,7 +90,7 @@ STORY_CANDIDATES = 50
 STORY_BUCKET_LIMIT = 64
 # How many shared shingles and terms CompareArticles shows.
 # Bumped whenever tokenisation or hashing changes what a text hashes to.
-HASHING_VERSION = 4
+HASHING_VERSION = 5
 
 _MICROS = 1_000_000
 _MICROS_PER_DAY = 86_400 * _MICROS

@@ -6,20 +6,22 @@ Japanese kana, Thai, Lao, Khmer, Myanmar), where every character is a token of
 its own; word shingles over those tokens are then character shingles, which is
 what such scripts need. Nothing here is specific to English or any language.
 
-Normalisation (`normalize`) is NFKC, then Unicode case folding, then dropping
-characters that must not make two spellings differ: optional Arabic and
-Hebrew vowel marks, the Arabic elongation stroke, soft hyphens and zero-width
-characters, and the dot that case folding leaves on a Turkish capital İ.
+Normalisation (`normalize`) is NFKC, then Unicode case folding (plus the
+Turkish dotless ı to i, see `_fold`), then dropping characters that must not
+make two spellings differ: optional Arabic and Hebrew vowel marks, the Arabic
+elongation stroke, soft hyphens and zero-width characters, and the dot that
+case folding leaves on a Turkish capital İ.
 
 Per-token Python work caps a tokeniser near a few thousand news articles a
 second (`re.findall(r"\\w+", ...)` alone manages about 3,700 on this machine),
 so `tokenize_batch` never makes a Python object per token or per character:
 the texts of a batch become one array of code points, one lookup in a table
 gives each code point's case fold and character class, and token boundaries
-and hashes come from a few array passes. The table is built from Python's own
-`str.casefold` and `unicodedata`, so the result is exactly what `normalize`
-gives (a property test holds the two together); texts whose folding changes
-their length (German ß, the Turkish İ) take the string path. Token strings
+and hashes come from a few array passes. The table is built from `_fold`
+(Python's own `str.casefold`, plus ı) and `unicodedata`, so the result is
+exactly what `normalize` gives (a property test holds the two together);
+texts whose folding changes their length (German ß, the Turkish İ) take the
+string path. Token strings
 are only rebuilt when an explanation needs them (`Tokens.strings`).
 """
 
@@ -65,6 +67,15 @@ _IGNORABLE = "\u064b-\u0652\u0670\u0640\u0591-\u05bd\u05bf\u05c1\u05c2\u05c4\u05
 _IGNORABLE_RE = re.compile(f"[{_IGNORABLE}]")
 _DOTTED_I_RE = re.compile("i\u0307+")  # what casefold() makes of İ
 
+# Unicode case folding is language-independent: it folds I to i, so the Turkish
+# capital I of an all-caps headline ("IŞIK") becomes "işik" while the same word
+# in running text keeps its dotless ı ("ışık"), and the two never match. Folding
+# ı to i as well makes "IŞIK", "Işık" and "ışık" one word (the dotted İ already
+# ends as i: its dot is dropped). The cost is that words told apart only by ı
+# and i are conflated ("kıl" hair, "kil" clay), which matters far less to
+# finding duplicates and stories than missing every all-caps Turkish headline.
+_EXTRA_FOLDS = str.maketrans({"\u0131": "i"})
+
 WORD, NO_SPACE, MARK, IGNORABLE, DOT_ABOVE, MULTI_FOLD = 1, 2, 4, 8, 16, 32
 # A text holding one of these needs more than the table: ignorables are dropped,
 # a dot above may follow an i, some characters fold to several (ß -> ss), and
@@ -75,6 +86,11 @@ _SEPARATOR = np.array([0x0A], dtype=np.uint32)  # a newline between the texts of
 # Most tokenising happens on chunks of about this many code points, so the
 # temporary arrays stay in cache and the prefix sums' power tables stay small.
 _CHUNK_CODE_POINTS = 1 << 20
+
+
+def _fold(text: str) -> str:
+    """Case folding as `normalize` and the tables do it: `str.casefold`, plus ı to i (see `_EXTRA_FOLDS`)."""
+    return text.casefold().translate(_EXTRA_FOLDS)
 
 
 def normalize(text: str) -> str:
@@ -88,7 +104,7 @@ def normalize(text: str) -> str:
     previous, current = None, text
     while current != previous:
         previous = current
-        folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", current).casefold())
+        folded = unicodedata.normalize("NFKC", _fold(unicodedata.normalize("NFKC", current)))
         current = _DOTTED_I_RE.sub("i", _IGNORABLE_RE.sub("", folded))
     return current
 
@@ -97,7 +113,7 @@ def normalize(text: str) -> str:
 def _tables() -> tuple[np.ndarray, np.ndarray]:
     """The case-fold table and the character-class table, over every code point.
 
-    folds[c] is casefold(c) where that is one character (else c itself, and
+    folds[c] is _fold(c) where that is one character (else c itself, and
     classes[c] has MULTI_FOLD); classes[c] holds the class of the folded
     character: WORD | NO_SPACE | MARK, or IGNORABLE. Built once per
     process (about 0.2 s).
@@ -105,7 +121,7 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
     folds = np.arange(0x110000, dtype=np.uint32)
     multiple = np.zeros(0x110000, dtype=bool)
     for code_point in range(_LAST_SCRIPT_PLANE_END):
-        folded = chr(code_point).casefold()
+        folded = _fold(chr(code_point))
         if len(folded) == 1:
             folds[code_point] = ord(folded)
         else:
