@@ -7,7 +7,7 @@ its own; word shingles over those tokens are then character shingles, which is
 what such scripts need. Nothing here is specific to English or any language.
 
 Normalisation (`normalize`) is NFKC, then Unicode case folding (plus the
-Turkish dotless ı to i, see `_fold`), then dropping characters that must not
+Turkish dotless ı to i, see `fold`), then dropping characters that must not
 make two spellings differ: optional Arabic and Hebrew vowel marks, the Arabic
 elongation stroke, soft hyphens and zero-width characters, and the dot that
 case folding leaves on a Turkish capital İ.
@@ -17,7 +17,7 @@ second (`re.findall(r"\\w+", ...)` alone manages about 3,700 on this machine),
 so `tokenize_batch` never makes a Python object per token or per character:
 the texts of a batch become one array of code points, one lookup in a table
 gives each code point's case fold and character class, and token boundaries
-and hashes come from a few array passes. The table is built from `_fold`
+and hashes come from a few array passes. The table is built from `fold`
 (Python's own `str.casefold`, plus ı) and `unicodedata`, so the result is
 exactly what `normalize` gives (a property test holds the two together);
 texts whose folding changes their length (German ß, the Turkish İ) take the
@@ -88,7 +88,7 @@ _SEPARATOR = np.array([0x0A], dtype=np.uint32)  # a newline between the texts of
 _CHUNK_CODE_POINTS = 1 << 20
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Case folding as `normalize` and the tables do it: `str.casefold`, plus ı to i (see `_EXTRA_FOLDS`)."""
     return text.casefold().translate(_EXTRA_FOLDS)
 
@@ -104,7 +104,7 @@ def normalize(text: str) -> str:
     previous, current = None, text
     while current != previous:
         previous = current
-        folded = unicodedata.normalize("NFKC", _fold(unicodedata.normalize("NFKC", current)))
+        folded = unicodedata.normalize("NFKC", fold(unicodedata.normalize("NFKC", current)))
         current = _DOTTED_I_RE.sub("i", _IGNORABLE_RE.sub("", folded))
     return current
 
@@ -113,7 +113,7 @@ def normalize(text: str) -> str:
 def _tables() -> tuple[np.ndarray, np.ndarray]:
     """The case-fold table and the character-class table, over every code point.
 
-    folds[c] is _fold(c) where that is one character (else c itself, and
+    folds[c] is fold(c) where that is one character (else c itself, and
     classes[c] has MULTI_FOLD); classes[c] holds the class of the folded
     character: WORD | NO_SPACE | MARK, or IGNORABLE. Built once per
     process (about 0.2 s).
@@ -121,7 +121,7 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
     folds = np.arange(0x110000, dtype=np.uint32)
     multiple = np.zeros(0x110000, dtype=bool)
     for code_point in range(_LAST_SCRIPT_PLANE_END):
-        folded = _fold(chr(code_point))
+        folded = fold(chr(code_point))
         if len(folded) == 1:
             folds[code_point] = ord(folded)
         else:
