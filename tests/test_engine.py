@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
@@ -664,3 +665,28 @@ def test_story_windows_survive_a_restart(tmp_path, seeds, clock) -> None:
         assert past.cluster_id != first.cluster_id
     finally:
         engine.close()
+
+
+def test_near_duplicate_verdicts_follow_exact_jaccard_around_the_threshold(engine: Engine, ecbplus) -> None:
+    """Copies edited to land either side of near_threshold are judged by their exact Jaccard, not the estimate.
+
+    A 128-bin estimate is off by 0.04 or more for a third of the pairs near 0.5,
+    so without the exact check some of these verdicts would flip.
+    """
+    source = max(ecbplus, key=lambda doc: len(doc["text"]))["text"]
+    engine.ingest(ArticleInput(id="source", body=source))
+    words = source.split()
+    rng = random.Random(7)
+    judged = []
+    for copy in range(40):
+        rate = 0.08 + 0.004 * copy  # exact Jaccard from about 0.7 down to about 0.3
+        edited = [f"zq{rng.randrange(10**6)}" if rng.random() < rate else word for word in words]
+        article = ArticleInput(id="", body=" ".join(edited))
+        exact = engine.compare(ArticleInput(id="", body=source), article).exact_similarity
+        result = engine.check(article)
+        is_near = result.verdict == Verdict.NEAR_DUPLICATE
+        assert is_near == (exact >= 0.5), (copy, exact, result.verdict)
+        if is_near:  # exact when the estimate was unsure, else an estimate within the margin
+            assert abs(result.matches[0].similarity - exact) < 0.18
+        judged.append(exact)
+    assert min(judged) < 0.4 and max(judged) > 0.6 and sum(0.45 <= j < 0.55 for j in judged) >= 10

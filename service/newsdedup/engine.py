@@ -24,7 +24,9 @@ touches shared state holds one lock; text analysis runs before taking it.
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
 import secrets
 import threading
 import time
@@ -72,6 +74,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEARCH_RESULTS = 10
 MAX_SEARCH_RESULTS = 1000
+# Near-duplicate candidates judged by exact Jaccard per article (see _find_duplicates): each
+# costs a stored text read and shingled, so a story rewritten hundreds of times stays cheap.
+NEAR_VERIFICATIONS = 32
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 # Reports of one event share only about an eighth of their salient terms, so
@@ -175,6 +180,10 @@ class Engine:
         self._story_hasher = OnePermutationHasher(settings.story_num_perm, settings.seed)
         self._store = Store.open(settings.data_dir, settings.durability, self._signature_parameters())
         self._near = SignatureIndex(num_perm=settings.num_perm, lsh_threshold=settings.near_lsh_threshold)
+        # Four standard deviations of the MinHash estimate at the threshold (0.18 at 128 bins):
+        # an estimate further from the threshold than this is on the wrong side once in 30,000 pairs.
+        t = settings.near_threshold
+        self._near_margin = 4 * math.sqrt(t * (1 - t) / settings.num_perm)
         self._story = SignatureIndex(
             num_perm=settings.story_num_perm,
             lsh_threshold=settings.story_lsh_threshold,
@@ -327,6 +336,7 @@ class Engine:
         self,
         near_signature: np.ndarray,
         content_hash: int,
+        shingle_set: Callable[[], np.ndarray],
         limit: int,
         exclude: frozenset[int] = frozenset(),
         before: int | None = None,
@@ -334,6 +344,13 @@ class Engine:
         """Stored exact and near duplicates, optionally only those ingested before seq `before`.
 
         Exact copies: the earliest `limit` (the most any result reports).
+        Near duplicates: the MinHash estimate decides only where it is sure.
+        Within `_near_margin` (four standard deviations) of the threshold it
+        is a coin toss for pairs just either side, so those candidates are
+        judged by exact Jaccard, from the stored texts and `shingle_set()`
+        (the article's distinct shingles, computed only when needed), and
+        report it as their similarity. At most NEAR_VERIFICATIONS are
+        verified, the closest estimates first; any beyond are judged by estimate.
         """
 
         def eligible(seq: int) -> bool:
@@ -341,14 +358,33 @@ class Engine:
 
         exact = self._store.exact_copies(content_hash, limit, sorted(exclude), before)
         exact_seqs = {row.seq for row in exact}
-        hits = [
-            (seq, similarity)
-            for seq, similarity in self._near.query(near_signature, self.settings.near_threshold)
+        threshold, margin = self.settings.near_threshold, self._near_margin
+        candidates = [
+            (seq, estimate)
+            for seq, estimate in self._near.query(near_signature, threshold - margin)
             if eligible(seq) and seq not in exact_seqs
         ]
+        sure = [(seq, estimate) for seq, estimate in candidates if estimate >= threshold + margin]
+        unsure = [(seq, estimate) for seq, estimate in candidates if estimate < threshold + margin]
+        verify, unverified = unsure[:NEAR_VERIFICATIONS], unsure[NEAR_VERIFICATIONS:]
+        verified: list[tuple[int, float]] = []
+        if verify:
+            mine = shingle_set()
+            stored = self._fingerprinter.shingle_sets(self._stored_texts([seq for seq, _ in verify]))
+            verified = [(seq, exact_jaccard(mine, theirs)) for (seq, _), theirs in zip(verify, stored, strict=True)]
+        hits = sure + [(seq, similarity) for seq, similarity in verified + unverified if similarity >= threshold]
+        hits.sort(key=lambda hit: -hit[1])  # stable: equal similarities keep the index's newest-first order
         rows = self._store.articles_by_seq([seq for seq, _ in hits])
         near = [(rows[seq], similarity) for seq, similarity in hits if seq in rows]
         return _Duplicates(exact=exact, near=near)
+
+    def _stored_texts(self, seqs: Sequence[int]) -> list[str]:
+        """The texts stored articles are judged by (title and body without chrome), in the order of `seqs`."""
+        texts = self._store.article_texts(seqs)
+        return [article_text(*texts[seq]) for seq in seqs]
+
+    def _stored_shingle_set(self, seq: int) -> np.ndarray:
+        return self._fingerprinter.shingle_sets(self._stored_texts([seq]))[0]
 
     def _find_story_candidates(self, story_signature: np.ndarray, exclude: frozenset[int]) -> list[StoryCandidate]:
         hits = self._story.query(story_signature, 0.0, limit=STORY_CANDIDATES + len(exclude))
@@ -383,7 +419,7 @@ class Engine:
         if analysis.token_count < self.settings.min_content_words:
             nothing = _Duplicates(exact=[], near=[])
             return _Assessment(nothing, salient, story_signature, [], stories.NEW_STORY, low_content=True)
-        duplicates = self._find_duplicates(analysis.near_signature, analysis.content_hash, limit)
+        duplicates = self._find_duplicates(analysis.near_signature, analysis.content_hash, analysis.shingle_set, limit)
         candidates = self._find_story_candidates(story_signature, frozenset())
         in_window = self._in_story_window([candidate.cluster_seq for candidate in candidates], published)
         candidates = [candidate for candidate, keep in zip(candidates, in_window, strict=True) if keep]
@@ -608,7 +644,13 @@ class Engine:
         if row.verdict == Verdict.LOW_CONTENT:
             duplicates, candidates = _Duplicates(exact=[], near=[]), []
         else:
-            duplicates = self._find_duplicates(self._near.signature(row.seq), row.content_hash, limit, exclude=myself)
+            duplicates = self._find_duplicates(
+                self._near.signature(row.seq),
+                row.content_hash,
+                functools.partial(self._stored_shingle_set, row.seq),
+                limit,
+                exclude=myself,
+            )
             candidates = self._find_story_candidates(self._story.signature(row.seq), myself)
         original = self._original_of(row)
         cluster = self._store.cluster(row.cluster_seq)
@@ -683,7 +725,7 @@ class Engine:
             row = self._row(article_id)
             matches = self._stored_result(row, limit, min_similarity).matches
             salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
-            return self._explained(matches, article_text(*self._store.article_text(row.seq)), salient, None)
+            return self._explained(matches, self._stored_texts([row.seq])[0], salient, None)
 
     def _explained(
         self, matches: list[Match], query_text: str, query_salient: TermVector, pending: np.ndarray | None
@@ -692,7 +734,7 @@ class Engine:
         if not matches:
             return matches
         seqs = [self._row(match.article_id).seq for match in matches]  # under the lock: every match is stored
-        texts = [article_text(*self._store.article_text(seq)) for seq in seqs]
+        texts = self._stored_texts(seqs)
         tokens = text.tokenize_batch([query_text, *texts])
         salient = self._store.salient_terms(seqs)
         query = Side(tokens.text(0), query_salient, query_salient.weights(self._terms, pending))
@@ -794,6 +836,7 @@ class Engine:
             duplicates = self._find_duplicates(
                 self._near.signature(dependent.seq),
                 dependent.content_hash,
+                functools.partial(self._stored_shingle_set, dependent.seq),
                 1,  # only the original is needed
                 exclude=frozenset([deleted, dependent.seq]),
                 before=dependent.seq,

@@ -130,6 +130,11 @@ class Analysis:
     token_count: int
     near_signature: np.ndarray  # uint32[num_perm]
     terms: text.Terms
+    shingles: np.ndarray  # uint64 shingle hashes in text order, repeats kept: `exact_jaccard` wants them distinct
+
+    def shingle_set(self) -> np.ndarray:
+        """The distinct shingle hashes (sorted), for exact Jaccard."""
+        return hashing.distinct(self.shingles)
 
 
 class Fingerprinter:
@@ -158,6 +163,7 @@ class Fingerprinter:
                     token_count=stop - start,
                     near_signature=signatures[i],
                     terms=terms.text(i),
+                    shingles=shingles[shingle_offsets[i] : shingle_offsets[i + 1]],
                 )
             )
         return results
@@ -169,6 +175,12 @@ class Fingerprinter:
     def shingle_set(self, tokens: text.Tokens) -> np.ndarray:
         """The distinct shingle hashes of one text (for exact Jaccard)."""
         return hashing.distinct(hashing.shingle_hashes(tokens.hashes, tokens.offsets, self.shingle_size)[0])
+
+    def shingle_sets(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The distinct shingle hashes of each text, tokenised and shingled as one batch."""
+        tokens = text.tokenize_batch(texts)
+        shingles, offsets = hashing.shingle_hashes(tokens.hashes, tokens.offsets, self.shingle_size)
+        return [hashing.distinct(shingles[offsets[i] : offsets[i + 1]]) for i in range(len(texts))]
 
     def shingle_strings(self, normalized: str, tokens: text.Tokens) -> tuple[np.ndarray, list[str]]:
         """Every shingle's hash and text, in text order (for explanations)."""

@@ -347,9 +347,13 @@ class Store:
         row = self._db.execute("SELECT term_buckets FROM article_terms WHERE seq = ?", (seq,)).fetchone()
         return np.frombuffer(row[0], dtype=np.uint32)
 
-    def article_text(self, seq: int) -> tuple[str, str]:
-        title, body = self._db.execute("SELECT title, body FROM articles WHERE seq = ?", (seq,)).fetchone()
-        return title, body
+    def article_texts(self, seqs: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """(title, body) of each stored article among `seqs`."""
+        if not seqs:
+            return {}
+        marks = ",".join("?" * len(seqs))
+        rows = self._db.execute(f"SELECT seq, title, body FROM articles WHERE seq IN ({marks})", list(seqs))
+        return {seq: (title, body) for seq, title, body in rows}
 
     def insert_article(self, article: NewArticle) -> int:
         cursor = self._db.execute(
