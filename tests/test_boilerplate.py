@@ -553,3 +553,46 @@ def test_invalid_bounds_are_refused_with_the_numbers(arguments: dict[str, int], 
     """A bound that cannot work is refused up front, and the message says the value given."""
     with pytest.raises(ValueError, match=message):
         RecurringLines(**arguments)
+
+
+def test_learned_keys_strip_like_the_source_does() -> None:
+    """`learned(source)` is a snapshot that `strip_chrome` applies exactly as `strip(source, ...)` does."""
+    recurring = RecurringLines(min_articles=2)
+    for story in ("First story.", "Second story."):
+        recurring.observe("Herald", f"{story}\nThe Herald, proudly local since 1889")
+    body = "Third story.\nTHE HERALD,  proudly local since 1889"
+    assert strip_chrome(body, recurring.learned("Herald")) == recurring.strip("Herald", body) == "Third story."
+    assert recurring.learned("Gazette") == frozenset() and strip_chrome(body) == body
+
+
+def test_snapshot_puts_a_source_back_as_it_was() -> None:
+    """A failed write undoes its observations: the counts, or the source's absence, come back."""
+    recurring = RecurringLines(min_articles=2)
+    recurring.observe("Herald", "Story one\nHerald footer")
+    restore_herald, restore_new = recurring.snapshot("Herald"), recurring.snapshot("Gazette")
+    recurring.observe("Herald", "Story two\nHerald footer")
+    recurring.observe("Gazette", "Story three\nGazette footer")
+    assert recurring.is_learned("Herald", "Herald footer")
+    restore_herald()
+    restore_new()
+    assert not recurring.is_learned("Herald", "Herald footer") and recurring.tracked_lines("Herald") == 2
+    assert recurring.tracked_lines("Gazette") == 0 and len(recurring) == 1
+
+
+def test_exported_counts_load_into_a_fresh_instance() -> None:
+    """export/load round-trips a source's counts (what the store keeps), learned lines included."""
+    recurring = RecurringLines(min_articles=2)
+    for story in ("One", "Two", "Three"):
+        recurring.observe("Herald", f"{story}\nHerald footer\nSometimes this")
+    reloaded = RecurringLines(min_articles=2)
+    reloaded.load("Herald", recurring.export("Herald"))
+    assert reloaded.learned("Herald") == recurring.learned("Herald") != frozenset()
+    assert reloaded.tracked_lines("Herald") == recurring.tracked_lines("Herald") == 5
+
+
+def test_observe_names_the_source_it_forgets() -> None:
+    """The least recently observed source is forgotten past max_sources, and named so a store can drop it too."""
+    recurring = RecurringLines(min_articles=2, max_sources=2)
+    assert recurring.observe("A", "a") is None and recurring.observe("B", "b") is None
+    assert recurring.observe("A", "a again") is None
+    assert recurring.observe("C", "c") == "B"

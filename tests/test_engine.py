@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -690,3 +691,67 @@ def test_near_duplicate_verdicts_follow_exact_jaccard_around_the_threshold(engin
             assert abs(result.matches[0].similarity - exact) < 0.18
         judged.append(exact)
     assert min(judged) < 0.4 and max(judged) > 0.6 and sum(0.45 <= j < 0.55 for j in judged) >= 10
+
+
+# --- chrome learned per source
+
+COURIER_TEMPLATE = [
+    "The Midland Courier is an independent newspaper owned by its readers' trust since 1889.",
+    "Our journalism is funded by readers like you in the towns and villages of the Trent valley.",
+    "Tips and corrections go to the night desk at the Midland Courier offices on Castle Street.",
+]
+
+
+def courier_article(ecbplus: list[dict], i: int) -> str:
+    return "\n".join([ecbplus[i]["text"], *COURIER_TEMPLATE])
+
+
+BRIEFS = [
+    "Council approves new bus lanes on the ring road after a long public consultation this week.",
+    "Local bakery wins regional award for its sourdough, owners thank loyal customers and staff.",
+]
+
+
+def test_lines_a_source_repeats_are_learned_as_its_chrome(tmp_path, ecbplus) -> None:
+    """A source's template lines stop counting as text once seen in 5 of its articles, and stay learned."""
+    settings = Settings(data_dir=str(tmp_path))
+    engine = Engine(settings)
+    first, second = (
+        ArticleInput(id="", body="\n".join([brief, *COURIER_TEMPLATE]), source="Courier") for brief in BRIEFS
+    )
+    # Before learning, two different briefs are near duplicates: the template is most of their words.
+    assert engine.compare(first, second).relation == Relation.NEAR_DUPLICATE
+    for i in range(5):
+        engine.ingest(ArticleInput(id=f"courier-{i}", body=courier_article(ecbplus, i), source="Courier"))
+    assert engine.compare(first, second).relation != Relation.NEAR_DUPLICATE
+    other_outlet = [replace(article, source="Gazette") for article in (first, second)]
+    assert engine.compare(*other_outlet).relation == Relation.NEAR_DUPLICATE  # learned for the Courier only
+    engine.close()
+    engine = Engine(settings)
+    try:
+        assert engine.compare(first, second).relation != Relation.NEAR_DUPLICATE
+        stored = engine.ingest(replace(first, id="brief-1"))
+        assert engine.ingest(replace(second, id="brief-2")).verdict == Verdict.UNIQUE
+        assert stored.verdict == Verdict.UNIQUE
+    finally:
+        engine.close()
+
+
+def test_a_batch_that_fails_to_commit_learns_nothing(engine: Engine, ecbplus, monkeypatch) -> None:
+    """Learned chrome counts are put back when the write fails, like every other in-memory change."""
+    for i in range(4):
+        engine.ingest(ArticleInput(id=f"courier-{i}", body=courier_article(ecbplus, i), source="Courier"))
+
+    def fail(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    first, second = (
+        ArticleInput(id="", body="\n".join([brief, *COURIER_TEMPLATE]), source="Courier") for brief in BRIEFS
+    )
+    with monkeypatch.context() as patch:
+        patch.setattr(engine._store, "save_source_lines", fail)
+        with pytest.raises(StorageUnavailable):
+            engine.ingest(ArticleInput(id="courier-4", body=courier_article(ecbplus, 4), source="Courier"))
+    assert engine.compare(first, second).relation == Relation.NEAR_DUPLICATE  # still 4 articles: not learned
+    engine.ingest(ArticleInput(id="courier-4", body=courier_article(ecbplus, 4), source="Courier"))
+    assert engine.compare(first, second).relation != Relation.NEAR_DUPLICATE

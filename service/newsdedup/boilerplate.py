@@ -24,20 +24,21 @@ Chrome is found two ways:
 
 API (all pure Python, no I/O, no threads):
 
-    is_chrome(line) -> bool            one line against the known patterns
-    strip_chrome(body) -> str          a body without its known chrome; stateless
+    is_chrome(line) -> bool                 one line against the known patterns
+    strip_chrome(body, learned=()) -> str   a body without its known chrome and the `learned` lines
     RecurringLines(min_articles=5, max_lines_per_source=512, max_sources=1024)
-        .observe(source, body) -> None     count one article of `source`
-        .strip(source, body) -> str        strip_chrome plus the lines learned for `source`
-        .is_learned(source, line) -> bool  whether `line` is learned chrome of `source`
-        .tracked_lines(source) -> int      lines counted for `source`, at most max_lines_per_source
-        len(recurring) -> int              how many sources are tracked, at most max_sources
+        .observe(source, body) -> str|None  count one article of `source`; names a source forgotten
+        .learned(source) -> frozenset[int]  keys of the lines learned for `source`, for strip_chrome
+        .strip(source, body) -> str         strip_chrome with the lines learned for `source`
+        .is_learned(source, line) -> bool   whether `line` is learned chrome of `source`
+        .snapshot(source) -> restore()      undo for a write that fails
+        .export(source) / .load(source, b)  a source's counts as bytes, for the store
+        .tracked_lines(source) -> int       lines counted for `source`, at most max_lines_per_source
+        len(recurring) -> int               how many sources are tracked, at most max_sources
 
-Typical use, once per newly ingested article, under the caller's lock
-(`RecurringLines` is not thread-safe):
-
-    recurring.observe(article.source, article.body)
-    body = recurring.strip(article.source, article.body)
+The engine takes `learned(source)` under its lock, strips outside it, and
+observes each newly stored article once its batch is judged (see
+`Engine._learn_chrome`); `RecurringLines` itself is not thread-safe.
 
 The result depends on the articles observed before, so it is deterministic
 for a given sequence of `observe` calls, not for one article on its own: the
@@ -50,6 +51,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable
 
+import numpy as np
 import xxhash
 
 from newsdedup import text
@@ -315,7 +317,7 @@ def is_chrome(line: str) -> bool:
 
 
 def _strip_lines(body: str, is_learned: Callable[[str], bool] | None = None) -> str:
-    """The body without blank lines, chrome lines (known, or learned by `is_learned`) and the
+    """The body without blank lines, chrome lines (known, or learned: `is_learned`) and the
     headline line after a bare Prev/Next link."""
     kept: list[str] = []
     after_link = False
@@ -335,9 +337,12 @@ def _strip_lines(body: str, is_learned: Callable[[str], bool] | None = None) -> 
     return "\n".join(kept)
 
 
-def strip_chrome(body: str) -> str:
-    """The body without its known chrome lines (and the headline line after a Prev/Next link)."""
-    return _strip_lines(body)
+def strip_chrome(body: str, learned: frozenset[int] = frozenset()) -> str:
+    """The body without its known chrome lines (and the headline line after a Prev/Next link),
+    and without the lines whose keys are in `learned` (`RecurringLines.learned` of its source)."""
+    if not learned:
+        return _strip_lines(body)
+    return _strip_lines(body, lambda line: len(line) <= MAX_CHROME_LINE and _line_key(line) in learned)
 
 
 def _line_key(line: str) -> int:
@@ -420,12 +425,16 @@ class RecurringLines:
         """How many distinct lines are counted for `source` (at most `max_lines_per_source`)."""
         return len(self._sources.get(source, ()))
 
-    def observe(self, source: str, body: str) -> None:
-        """Count one article of `source`: each of its short lines once. Observe each article once."""
+    def observe(self, source: str, body: str) -> str | None:
+        """Count one article of `source`: each of its short lines once. Observe each article once.
+
+        Returns the source forgotten to make room for this one, if any.
+        """
         counts = self._sources.pop(source, {})
         self._sources[source] = counts  # now the most recently observed
+        forgotten = None
         if len(self._sources) > self.max_sources:
-            self._sources.popitem(last=False)
+            forgotten, _ = self._sources.popitem(last=False)
         for key in _learnable_keys(body):
             if key in counts:
                 counts[key] += 1
@@ -435,18 +444,48 @@ class RecurringLines:
                 # Misra-Gries: the new line and one count of every tracked line cancel out.
                 counts = {tracked: count - 1 for tracked, count in counts.items() if count > 1}
                 self._sources[source] = counts
+        return forgotten
+
+    def learned(self, source: str) -> frozenset[int]:
+        """The keys of the lines learned as chrome of `source`, for `strip_chrome`.
+
+        A snapshot: taken under the caller's lock, it can be used outside it
+        while other articles are observed.
+        """
+        counts = self._sources.get(source, {})
+        return frozenset(key for key, count in counts.items() if count >= self.min_articles)
 
     def is_learned(self, source: str, line: str) -> bool:
         """Whether `line` is chrome learned for `source` (known patterns not included)."""
-        counts = self._sources.get(source)
-        return counts is not None and self._is_learned_in(counts, line)
+        counts = self._sources.get(source, {})
+        return len(line) <= MAX_CHROME_LINE and counts.get(_line_key(line), 0) >= self.min_articles
 
     def strip(self, source: str, body: str) -> str:
         """The body without its known chrome and without the lines learned for `source`."""
-        counts = self._sources.get(source)
-        if not counts:
-            return strip_chrome(body)
-        return _strip_lines(body, lambda line: self._is_learned_in(counts, line))
+        return strip_chrome(body, self.learned(source))
 
-    def _is_learned_in(self, counts: dict[int, int], line: str) -> bool:
-        return len(line) <= MAX_CHROME_LINE and counts.get(_line_key(line), 0) >= self.min_articles
+    def snapshot(self, source: str) -> Callable[[], None]:
+        """A function that puts back the counts of `source` as they are now (for a write that fails)."""
+        before = dict(self._sources[source]) if source in self._sources else None
+
+        def restore() -> None:
+            if before is None:
+                self._sources.pop(source, None)
+            else:
+                self._sources[source] = before
+
+        return restore
+
+    def export(self, source: str) -> bytes:
+        """The counts of `source` as bytes (pairs of little-endian uint64 key and count), for the store."""
+        counts = self._sources.get(source, {})
+        pairs = np.array(sorted(counts.items()), dtype=np.uint64).reshape(-1, 2)
+        return pairs.astype("<u8").tobytes()
+
+    def load(self, source: str, exported: bytes) -> None:
+        """Restore the counts of `source` from `export`, as the most recently observed source."""
+        pairs = np.frombuffer(exported, dtype="<u8").reshape(-1, 2)
+        self._sources.pop(source, None)
+        self._sources[source] = {int(key): int(count) for key, count in pairs.tolist()}
+        if len(self._sources) > self.max_sources:
+            self._sources.popitem(last=False)

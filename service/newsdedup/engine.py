@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from newsdedup import stories, text
+from newsdedup.boilerplate import RecurringLines
 from newsdedup.config import Settings
 from newsdedup.errors import Conflict, InvalidArgument, NewsdedupError, NotFound
 from newsdedup.explanations import Side, explain
@@ -194,6 +195,7 @@ class Engine:
         self._centroids = stories.Centroids(self._load_centroid, settings.centroid_cache)
         self._memberships = stories.Memberships()
         self._spans = stories.ClusterSpans()
+        self._recurring = RecurringLines()
         self._lock = threading.Lock()
         self._page_tokens = PageTokens(self._page_token_key())
         self._rebuild()
@@ -233,6 +235,8 @@ class Engine:
             self._memberships.assign(seqs, clusters)
         for clusters, first, last in self._store.cluster_spans():
             self._spans.set(clusters, first, last)
+        for source, counts in self._store.source_lines():
+            self._recurring.load(source, counts)
         log.info(
             "loaded %d articles from %s in %.1f s", len(self._near), self._store.location, time.perf_counter() - started
         )
@@ -277,11 +281,21 @@ class Engine:
                 metadata={"article_id": article_id},
             )
 
+    def _judged_texts(self, articles: Sequence[ArticleInput]) -> list[str]:
+        """The text each article is judged by: title and body without known or learned chrome.
+
+        The learned lines of each source are read under the lock, once per
+        source; the stripping itself runs outside it.
+        """
+        sources = {article.source for article in articles if article.source}
+        with self._lock:
+            learned = {source: self._recurring.learned(source) for source in sources}
+        return [article_text(a.title, a.body, learned.get(a.source, frozenset())) for a in articles]
+
     def _analyze_many(self, articles: Sequence[ArticleInput], *, id_required: bool) -> list[Analysis | InvalidArgument]:
         """Validate articles and analyse their texts in one batch; a bad article gets the error saying why."""
         outcomes: list[Analysis | InvalidArgument | None] = []
         positions: list[int] = []
-        texts: list[str] = []
         for i, article in enumerate(articles):
             try:
                 self._validate(article, id_required=id_required)
@@ -290,7 +304,7 @@ class Engine:
                 continue
             outcomes.append(None)
             positions.append(i)
-            texts.append(article_text(article.title, article.body))
+        texts = self._judged_texts([articles[i] for i in positions])
         for i, analysis in zip(positions, self._fingerprinter.analyze_batch(texts), strict=True):
             outcomes[i] = analysis or InvalidArgument(
                 f"article {articles[i].id!r} has no words in its title or body (after removing site chrome)",
@@ -381,7 +395,12 @@ class Engine:
     def _stored_texts(self, seqs: Sequence[int]) -> list[str]:
         """The texts stored articles are judged by (title and body without chrome), in the order of `seqs`."""
         texts = self._store.article_texts(seqs)
-        return [article_text(*texts[seq]) for seq in seqs]
+        learned = {source: self._recurring.learned(source) for _, _, source in texts.values() if source}
+        judged = []
+        for seq in seqs:
+            title, body, source = texts[seq]
+            judged.append(article_text(title, body, learned.get(source, frozenset())))
+        return judged
 
     def _stored_shingle_set(self, seq: int) -> np.ndarray:
         return self._fingerprinter.shingle_sets(self._stored_texts([seq]))[0]
@@ -515,11 +534,35 @@ class Engine:
                             outcomes.append(self._ingest_one(article, item, salient, story_signature, now, undo))
                         except Conflict as error:
                             outcomes.append(error)
+                    stored = [
+                        article
+                        for article, outcome in zip(articles, outcomes, strict=True)
+                        if isinstance(outcome, ArticleResult) and not outcome.already_ingested
+                    ]
+                    self._learn_chrome(stored, undo)
             except BaseException:
                 for step in reversed(undo):
                     step()
                 raise
         return outcomes
+
+    def _learn_chrome(self, stored: Sequence[ArticleInput], undo: Undo) -> None:
+        """Count newly stored articles' lines toward their sources' chrome, and save each source's counts.
+
+        After the batch is judged, so its articles are all judged by the same
+        learned lines whatever their order. Counts are a heuristic that is
+        never unlearned: deleting an article leaves them as they are.
+        """
+        sources = list(dict.fromkeys(article.source for article in stored if article.source))
+        for source in sources:
+            undo.append(self._recurring.snapshot(source))
+        for article in stored:
+            if article.source:
+                forgotten = self._recurring.observe(article.source, article.body)
+                if forgotten is not None:
+                    self._store.forget_source_lines(forgotten)
+        for source in sources:
+            self._store.save_source_lines(source, self._recurring.export(source))
 
     def _ingest_one(
         self,
@@ -711,7 +754,7 @@ class Engine:
         limit = min(max_results or DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS)
         if article is not None:
             analysis = self._analyze(article, id_required=False)
-            query_text = article_text(article.title, article.body)
+            query_text = self._judged_texts([article])[0]
             with self._lock:
                 features = self._story_features([analysis])[0]
                 published = self._published(article, self._now())
@@ -909,7 +952,7 @@ class Engine:
     def compare(self, first: ArticleInput, second: ArticleInput) -> Comparison:
         """Score two texts against each other and show the shared evidence; nothing is stored."""
         analyses = [self._analyze(first, id_required=False), self._analyze(second, id_required=False)]
-        texts = [article_text(article.title, article.body) for article in (first, second)]
+        texts = self._judged_texts([first, second])
         tokens = text.tokenize_batch(texts)
         with self._lock:
             (first_salient, _), (second_salient, _) = self._story_features(analyses)

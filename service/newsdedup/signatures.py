@@ -116,9 +116,12 @@ def exact_jaccard(first: np.ndarray, second: np.ndarray) -> float:
     return shared / (first.size + second.size - shared)
 
 
-def article_text(title: str, body: str) -> str:
-    """The text an article is judged by: its title and its body without site chrome."""
-    stripped = boilerplate.strip_chrome(body)
+def article_text(title: str, body: str, learned: frozenset[int] = frozenset()) -> str:
+    """The text an article is judged by: its title and its body without site chrome.
+
+    `learned`: the keys of the lines learned as its source's chrome (`boilerplate.RecurringLines`).
+    """
+    stripped = boilerplate.strip_chrome(body, learned)
     return f"{title}\n{stripped}" if title else stripped
 
 

@@ -30,7 +30,7 @@ from newsdedup.errors import IncompatibleData, StorageUnavailable
 from newsdedup.models import ClusterOrder, Verdict
 
 DATABASE_FILE = "newsdedup.sqlite3"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -81,6 +81,12 @@ CREATE TABLE IF NOT EXISTS article_terms (
     salient_ids BLOB NOT NULL,
     salient_counts BLOB NOT NULL,
     term_buckets BLOB NOT NULL
+);
+-- Per source, the line counts that teach which lines are its chrome (boilerplate.RecurringLines);
+-- rewritten whole when the source is observed, so rowid order is least recently observed first.
+CREATE TABLE IF NOT EXISTS source_lines (
+    source TEXT PRIMARY KEY,
+    counts BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS articles_by_hash_and_age ON articles (content_hash, published_at, seq);
 CREATE INDEX IF NOT EXISTS articles_by_cluster ON articles (cluster_seq, published_at, seq);
@@ -347,13 +353,26 @@ class Store:
         row = self._db.execute("SELECT term_buckets FROM article_terms WHERE seq = ?", (seq,)).fetchone()
         return np.frombuffer(row[0], dtype=np.uint32)
 
-    def article_texts(self, seqs: Sequence[int]) -> dict[int, tuple[str, str]]:
-        """(title, body) of each stored article among `seqs`."""
+    def article_texts(self, seqs: Sequence[int]) -> dict[int, tuple[str, str, str]]:
+        """(title, body, source) of each stored article among `seqs`."""
         if not seqs:
             return {}
         marks = ",".join("?" * len(seqs))
-        rows = self._db.execute(f"SELECT seq, title, body FROM articles WHERE seq IN ({marks})", list(seqs))
-        return {seq: (title, body) for seq, title, body in rows}
+        rows = self._db.execute(f"SELECT seq, title, body, source FROM articles WHERE seq IN ({marks})", list(seqs))
+        return {seq: (title, body, source) for seq, title, body, source in rows}
+
+    # --- learned chrome
+
+    def save_source_lines(self, source: str, counts: bytes) -> None:
+        # REPLACE deletes and inserts, so the row moves to the end of rowid order.
+        self._db.execute("INSERT OR REPLACE INTO source_lines (source, counts) VALUES (?, ?)", (source, counts))
+
+    def forget_source_lines(self, source: str) -> None:
+        self._db.execute("DELETE FROM source_lines WHERE source = ?", (source,))
+
+    def source_lines(self) -> Iterator[tuple[str, bytes]]:
+        """Every source's line counts, least recently observed first."""
+        yield from self._db.execute("SELECT source, counts FROM source_lines ORDER BY rowid")
 
     def insert_article(self, article: NewArticle) -> int:
         cursor = self._db.execute(
