@@ -755,3 +755,48 @@ def test_a_batch_that_fails_to_commit_learns_nothing(engine: Engine, ecbplus, mo
     assert engine.compare(first, second).relation == Relation.NEAR_DUPLICATE  # still 4 articles: not learned
     engine.ingest(ArticleInput(id="courier-4", body=courier_article(ecbplus, 4), source="Courier"))
     assert engine.compare(first, second).relation != Relation.NEAR_DUPLICATE
+
+
+# --- stable ids under merges, on a real stream
+
+
+def replay(engine: Engine, stream: list[dict]) -> dict[str, str]:
+    """Ingest the stream in order; the cluster id each article was given on arrival."""
+    return {doc["doc_id"]: engine.ingest(ArticleInput(id=doc["doc_id"], body=doc["text"])).cluster_id for doc in stream}
+
+
+def test_replayed_stream_with_a_bridging_merge_keeps_every_id_resolving(tmp_path, ecbplus) -> None:
+    """A real stream (ECB+ event 22_ecb, seeded order 0) in which a later article merges two clusters.
+
+    Every id ever handed out keeps resolving to the cluster its article is in
+    now; the oldest id survives; a fresh replay hands out the same ids; a
+    restart changes nothing. If clustering changes so that this stream no
+    longer merges, the first assertion says so: pick another stream.
+    """
+    stream = [doc for doc in ecbplus if doc["subtopic"] == "22_ecb"]
+    random.Random(0).shuffle(stream)
+    settings = Settings(data_dir=str(tmp_path / "a"))
+    engine = Engine(settings)
+    given = replay(engine, stream)
+    now = {article: engine.get_article(article).cluster_id for article in given}
+    merged = {old for article, old in given.items() if now[article] != old}
+    assert merged, "this stream no longer merges clusters"
+    for article, old in given.items():
+        assert engine.get_cluster(cluster_id=old).cluster_id == now[article]
+    survivors = {now[article] for article, old in given.items() if old in merged}
+    for survivor in survivors:
+        absorbed = {old for article, old in given.items() if now[article] == survivor} - {survivor}
+        assert sorted(engine.get_cluster(cluster_id=survivor).merged_cluster_ids) == sorted(absorbed)
+        assert all(int(old.split("-")[1]) > int(survivor.split("-")[1]) for old in absorbed)  # the oldest survives
+    engine.close()
+    fresh = Engine(Settings(data_dir=str(tmp_path / "b")))
+    try:
+        assert replay(fresh, stream) == given
+    finally:
+        fresh.close()
+    engine = Engine(settings)
+    try:
+        for article, old in given.items():
+            assert engine.get_cluster(cluster_id=old).cluster_id == now[article]
+    finally:
+        engine.close()
