@@ -503,10 +503,24 @@ def centroids_of(clusters: dict[int, dict[int, float]]) -> Centroids:
     return centroids
 
 
+def no_cluster(cluster: int) -> bool:
+    """is_single for tests where every cluster holds several articles."""
+    return False
+
+
 def test_duplicate_joins_the_cluster_of_its_original() -> None:
     """A duplicate joins its original's cluster whatever the terms say, and its other duplicates' clusters merge in."""
     centroids = centroids_of({3: {1: 1}, 7: {2: 1}, 9: {3: 1}})
-    placement = place(vector({50: 1}), [9], [7, 3, 7], centroids, EMPTY_STATISTICS, threshold=0.5, merge_threshold=0.5)
+    placement = place(
+        vector({50: 1}),
+        [9],
+        [7, 3, 7],
+        centroids,
+        EMPTY_STATISTICS,
+        threshold=0.5,
+        merge_threshold=0.5,
+        is_single=no_cluster,
+    )
     assert placement == Placement(cluster=7, merged=(3,), similarity=1.0)
     assert placement.clusters == (3, 7)
 
@@ -515,7 +529,14 @@ def test_article_below_threshold_starts_a_new_cluster() -> None:
     """An article no candidate centroid reaches the threshold with gets a new cluster (None)."""
     centroids = centroids_of({1: {1: 1, 2: 1, 3: 1, 4: 1}, 2: {5: 1, 6: 1}})
     placement = place(
-        vector({1: 1, 9: 1, 10: 1, 11: 1}), [1, 2], [], centroids, EMPTY_STATISTICS, threshold=0.5, merge_threshold=0.5
+        vector({1: 1, 9: 1, 10: 1, 11: 1}),
+        [1, 2],
+        [],
+        centroids,
+        EMPTY_STATISTICS,
+        threshold=0.5,
+        merge_threshold=0.5,
+        is_single=no_cluster,
     )
     assert placement.cluster is None and placement.merged == () and placement.clusters == ()
     assert placement.similarity == pytest.approx(1 / (2 * 2))
@@ -524,14 +545,16 @@ def test_article_below_threshold_starts_a_new_cluster() -> None:
 def test_article_without_candidates_starts_a_new_cluster() -> None:
     """No candidates: a new cluster, similarity 0."""
     centroids = Centroids(nothing_stored, capacity=100)
-    assert place(vector({1: 1}), [], [], centroids, EMPTY_STATISTICS, 0.2, 0.3) == Placement(None, (), 0.0)
+    assert place(vector({1: 1}), [], [], centroids, EMPTY_STATISTICS, 0.2, 0.3, no_cluster) == Placement(None, (), 0.0)
 
 
 def test_article_joins_the_most_similar_candidate() -> None:
     """Of several candidates above the threshold, the article joins the one it is most similar to."""
     centroids = centroids_of({1: {1: 1, 2: 1, 3: 1, 9: 1}, 2: {1: 1, 2: 1, 3: 1, 4: 1}, 5: {7: 1}})
     article = vector({1: 1, 2: 1, 3: 1, 4: 1})
-    placement = place(article, [5, 1, 2, 1], [], centroids, EMPTY_STATISTICS, threshold=0.9, merge_threshold=0.9)
+    placement = place(
+        article, [5, 1, 2, 1], [], centroids, EMPTY_STATISTICS, threshold=0.9, merge_threshold=0.9, is_single=no_cluster
+    )
     assert placement.cluster == 2 and placement.merged == ()
     assert placement.similarity == pytest.approx(1.0)
 
@@ -540,7 +563,9 @@ def test_bridging_article_merges_clusters_whose_centroids_are_similar() -> None:
     """A bridging article joins one of two clusters that resemble each other and merges the other, oldest first."""
     centroids = centroids_of({3: {**SHARED, 1: 1, 2: 1}, 8: {**SHARED, 3: 1, 4: 1, 5: 1}})
     article = vector({**SHARED, 3: 1, 4: 1, 1: 1})  # closer to the newer cluster 8
-    placement = place(article, [3, 8], [], centroids, EMPTY_STATISTICS, threshold=0.6, merge_threshold=0.6)
+    placement = place(
+        article, [3, 8], [], centroids, EMPTY_STATISTICS, threshold=0.6, merge_threshold=0.6, is_single=no_cluster
+    )
     assert placement.cluster == 8 and placement.merged == (3,)
     assert placement.clusters == (3, 8)
 
@@ -556,7 +581,27 @@ def test_clusters_merge_only_when_their_centroids_reach_the_merge_threshold(marg
     article = vector({**SHARED, 3: 1, 4: 1, 1: 1})
     grown_to_other = cosine(add_vectors(centroids.get(8), article), centroids.get(3), EMPTY_STATISTICS)
     merge_threshold = grown_to_other + margin
-    placement = place(article, [3, 8], [], centroids, EMPTY_STATISTICS, 0.6, merge_threshold)
+    placement = place(article, [3, 8], [], centroids, EMPTY_STATISTICS, 0.6, merge_threshold, no_cluster)
+    assert placement.cluster == 8
+    assert placement.merged == ((3,) if merges else ())
+
+
+@pytest.mark.parametrize(("other_is_single", "merges"), [(True, True), (False, False)])
+def test_a_single_article_cluster_merges_at_the_join_threshold(other_is_single: bool, merges: bool) -> None:
+    """Below merge_threshold but at threshold, the other cluster merges only if it holds a single article."""
+    centroids = centroids_of({3: {**SHARED, 1: 1, 2: 1}, 8: {**SHARED, 3: 1, 4: 1, 5: 1}})
+    article = vector({**SHARED, 3: 1, 4: 1, 1: 1})
+    grown_to_other = cosine(add_vectors(centroids.get(8), article), centroids.get(3), EMPTY_STATISTICS)
+    placement = place(
+        article,
+        [3, 8],
+        [],
+        centroids,
+        EMPTY_STATISTICS,
+        0.6,
+        grown_to_other + 0.01,
+        lambda c: other_is_single and c == 3,
+    )
     assert placement.cluster == 8
     assert placement.merged == ((3,) if merges else ())
 
@@ -567,7 +612,9 @@ def test_bridging_article_does_not_merge_dissimilar_clusters() -> None:
     second = {t: 1 for t in range(20, 30)}
     centroids = centroids_of({1: first, 2: second})
     article = vector({**{t: 1 for t in range(0, 5)}, **{t: 1 for t in range(20, 25)}})
-    placement = place(article, [1, 2], [], centroids, EMPTY_STATISTICS, threshold=0.4, merge_threshold=0.4)
+    placement = place(
+        article, [1, 2], [], centroids, EMPTY_STATISTICS, threshold=0.4, merge_threshold=0.4, is_single=no_cluster
+    )
     assert placement.cluster == 1 and placement.merged == ()
     assert placement.similarity == pytest.approx(0.5)
 

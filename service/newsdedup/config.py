@@ -71,9 +71,10 @@ class Settings:
         0.2, "Cosine similarity of salient terms an article needs with a story cluster to join it."
     )
     story_merge_threshold: float = _setting(
-        0.3,
-        "Cosine similarity two story clusters' centroids need for an article that reaches both to merge them; "
-        "at least story_threshold, so that one article alone does not chain look-alike events together.",
+        0.35,
+        "Cosine similarity two story clusters' centroids need for an article that reaches both to merge them "
+        "(a cluster of one article needs only story_threshold); at least story_threshold, so that one article "
+        "alone does not chain look-alike events together.",
     )
     story_window_days: float = _setting(
         3.0,

@@ -411,6 +411,10 @@ class Engine:
         clusters = self._memberships.clusters_of(np.array(seqs, dtype=np.int64)).tolist()
         return [StoryCandidate(seq, cluster) for seq, cluster in zip(seqs, clusters, strict=True) if cluster >= 0]
 
+    def _is_single_article_cluster(self, cluster: int) -> bool:
+        row = self._store.cluster(cluster)
+        return row is not None and row.size == 1
+
     def _in_story_window(self, clusters: list[int], published: int) -> list[bool]:
         """Whether each cluster is still open to an article published at `published` (see ClusterSpans)."""
         window = round(self.settings.story_window_days * _MICROS_PER_DAY)
@@ -457,6 +461,7 @@ class Engine:
             self._terms,
             self.settings.story_threshold,
             self.settings.story_merge_threshold,
+            self._is_single_article_cluster,
             pending,
         )
         return _Assessment(duplicates, salient, story_signature, candidates, placement)

