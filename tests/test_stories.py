@@ -668,6 +668,25 @@ def test_undoing_membership_changes_in_reverse_restores_them() -> None:
     assert memberships.clusters_of(np.arange(4)).tolist() == [1, 2, 3, -1]
 
 
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11), st.booleans()), max_size=30))
+def test_merges_and_undos_match_a_plain_reference(steps: list[tuple[int, int, bool]]) -> None:
+    """Any sequence of merges (some undone at once, as a failed write does) maps articles like a plain dict would."""
+    memberships = Memberships()
+    memberships.assign(np.arange(12), np.arange(12))
+    reference = {article: article for article in range(12)}  # article -> its cluster now
+    for first, second, fails in steps:
+        survivor, merged = reference[first], reference[second]
+        if survivor == merged:
+            continue
+        survivor, merged = min(survivor, merged), max(survivor, merged)
+        undo = memberships.merge(survivor, merged)
+        if fails:
+            undo()
+        else:
+            reference = {a: survivor if c == merged else c for a, c in reference.items()}
+        assert memberships.clusters_of(np.arange(12)).tolist() == [reference[a] for a in range(12)]
+
+
 def test_cluster_spans_reach_only_within_the_window_of_first_to_last() -> None:
     """An article may join a cluster published from `window` before its first to `window` after its last article."""
     spans = ClusterSpans()

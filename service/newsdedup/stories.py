@@ -370,14 +370,16 @@ class Memberships:
 
     Every placement maps its story candidates to their clusters; reading them
     from the store cost a query per ingest (a tenth of its time at 30k
-    articles). A merge forwards the merged cluster to its survivor, so one
-    merge is one pass over the clusters, not over their articles. Changes
-    return a function that undoes them, for a write that fails.
+    articles). A merge forwards the merged cluster, and the clusters already
+    forwarded to it, to its survivor: it touches the merged clusters only,
+    never their articles nor the other clusters. Changes return a function
+    that undoes them, for a write that fails.
     """
 
     def __init__(self) -> None:
         self._cluster = np.full(_INITIAL_SEQS, -1, dtype=np.int64)  # by article seq; -1: none
         self._survivor = np.full(_INITIAL_SEQS, -1, dtype=np.int64)  # by cluster seq; -1: not merged
+        self._absorbed: dict[int, list[int]] = {}  # survivor -> the clusters forwarded to it
 
     def clusters_of(self, seqs: np.ndarray) -> np.ndarray:
         """The cluster of each article (-1 for an unknown one)."""
@@ -402,12 +404,20 @@ class Memberships:
     def merge(self, survivor: int, merged: int) -> Callable[[], None]:
         """Forward cluster `merged`, and every cluster forwarded to it, to `survivor`."""
         self._survivor = seqarrays.grown(self._survivor, max(survivor, merged) + 1, -1)
-        changed = np.append(np.flatnonzero(self._survivor == merged), merged)
+        moved = self._absorbed.pop(merged, [])
+        changed = np.array([*moved, merged], dtype=np.int64)
         before = self._survivor[changed]
         self._survivor[changed] = survivor
+        absorbed = self._absorbed.setdefault(survivor, [])
+        absorbed += changed.tolist()
 
         def undo() -> None:
             self._survivor[changed] = before
+            del absorbed[len(absorbed) - len(changed) :]
+            if not absorbed:
+                self._absorbed.pop(survivor, None)
+            if moved:
+                self._absorbed[merged] = moved
 
         return undo
 
