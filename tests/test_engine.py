@@ -818,3 +818,16 @@ def test_replayed_stream_with_a_bridging_merge_keeps_every_id_resolving(tmp_path
             assert engine.get_cluster(cluster_id=old).cluster_id == now[article]
     finally:
         engine.close()
+
+
+def test_a_retry_stays_a_retry_after_its_source_learned_its_template(engine: Engine, ecbplus) -> None:
+    """An article sent again after its outlet's template was learned is already_ingested, not a conflict."""
+    first = ArticleInput(id="courier-0", body=courier_article(ecbplus, 0), source="Courier")
+    engine.ingest(first)
+    for i in range(1, 6):
+        engine.ingest(ArticleInput(id=f"courier-{i}", body=courier_article(ecbplus, i), source="Courier"))
+    assert engine.compare(first, replace(first, id="")).relation == Relation.EXACT_DUPLICATE
+    assert engine.ingest(first).already_ingested  # its stored hash still includes the template
+    assert engine.check(first).already_ingested
+    with pytest.raises(Conflict):
+        engine.ingest(replace(first, body=courier_article(ecbplus, 7)))

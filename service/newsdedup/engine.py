@@ -580,7 +580,7 @@ class Engine:
     ) -> ArticleResult:
         existing = self._store.article_by_id(article.id)
         if existing is not None:
-            if existing.verdict != Verdict.LOW_CONTENT or existing.content_hash == analysis.content_hash:
+            if existing.verdict != Verdict.LOW_CONTENT or self._same_text(existing, analysis):
                 return self._existing_result(existing, analysis)
             # A page fetched again after a consent wall or a rate limit replaces the little that was
             # stored. A low-content article is in no index, so nothing outside the transaction changes.
@@ -672,9 +672,22 @@ class Engine:
         undo.append(self._spans.widen(cluster, published, published))
         return cluster
 
+    def _same_text(self, existing: ArticleRow, analysis: Analysis) -> bool:
+        """Whether a stored article and a new analysis hold the same text, as judged now.
+
+        The stored content hash was taken with the chrome its source had
+        taught by then; once the source has learned more lines, a retried
+        article hashes differently. So a mismatch is checked again on the
+        stored text stripped the way the new one was: a retry stays a retry.
+        """
+        if existing.content_hash == analysis.content_hash:
+            return True
+        again = self._fingerprinter.analyze_batch(self._stored_texts([existing.seq]))[0]
+        return again is not None and again.content_hash == analysis.content_hash
+
     def _existing_result(self, existing: ArticleRow, analysis: Analysis) -> ArticleResult:
         """The idempotent answer for an id that is already stored, or a Conflict if its text differs."""
-        if existing.content_hash != analysis.content_hash:
+        if not self._same_text(existing, analysis):
             raise Conflict(
                 f"article id {existing.id!r} is already stored with different text; "
                 f"delete it first or use a new id for the new text",
