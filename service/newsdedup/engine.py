@@ -225,6 +225,13 @@ class Engine:
     def _rebuild(self) -> None:
         """Load every stored article's signatures and terms into the in-memory indexes."""
         started = time.perf_counter()
+        with self._store.detecting_damage():
+            self._load_indexes()
+        log.info(
+            "loaded %d articles from %s in %.1f s", len(self._near), self._store.location, time.perf_counter() - started
+        )
+
+    def _load_indexes(self) -> None:
         s = self.settings
         for chunk in self._store.signatures(s.num_perm, s.story_num_perm):
             self._near.insert_many(chunk.seqs, chunk.near)
@@ -237,9 +244,6 @@ class Engine:
             self._spans.set(clusters, first, last)
         for source, counts in self._store.source_lines():
             self._recurring.load(source, counts)
-        log.info(
-            "loaded %d articles from %s in %.1f s", len(self._near), self._store.location, time.perf_counter() - started
-        )
 
     def _load_centroid(self, cluster: int) -> TermVector:
         """A cluster's centroid from the store: the sum of its members' salient terms."""

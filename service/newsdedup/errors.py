@@ -53,6 +53,12 @@ class StorageUnavailable(NewsdedupError):
     default_reason = "STORAGE_UNAVAILABLE"
 
 
+class DataCorrupted(NewsdedupError):
+    """Stored data failed a check (a checksum, SQLite's own): the file is damaged, and no retry will help."""
+
+    default_reason = "STORE_CORRUPTED"
+
+
 class IncompatibleData(NewsdedupError):
     """The data directory was written with signature parameters other than the configured ones."""
 

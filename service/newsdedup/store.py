@@ -9,6 +9,12 @@ survives a killed process but the last ones may be lost on power loss.
 An empty data directory name keeps the database in memory, for tests and
 throwaway runs. Not thread-safe: the engine serialises every call.
 
+Damage is detected, never served: every blob the indexes are rebuilt from
+carries an xxh3 checksum, checked when it is read, and a store that was not
+closed cleanly (a crash, a kill -9, a power cut) gets SQLite's quick_check
+before it is used. Either failure raises DataCorrupted, naming the file and
+what to do; at startup the server then refuses to start.
+
 Articles and clusters are keyed by integer sequence numbers that only grow
 (AUTOINCREMENT), so "ingested earlier" is "smaller seq" and "the older of two
 clusters" is "smaller cluster seq". Timestamps are microseconds since the
@@ -25,12 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import xxhash
 
-from newsdedup.errors import IncompatibleData, StorageUnavailable
+from newsdedup.errors import DataCorrupted, IncompatibleData, NewsdedupError, StorageUnavailable
 from newsdedup.models import ClusterOrder, Verdict
 
 DATABASE_FILE = "newsdedup.sqlite3"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -73,14 +80,18 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE TABLE IF NOT EXISTS article_signatures (
     seq INTEGER PRIMARY KEY,
     near_signature BLOB NOT NULL,
-    story_signature BLOB NOT NULL
+    story_signature BLOB NOT NULL,
+    checksum INTEGER NOT NULL  -- _checksum(near_signature, story_signature)
 );
 -- Read at startup (document frequencies) and when a cluster's centroid is reloaded.
 CREATE TABLE IF NOT EXISTS article_terms (
     seq INTEGER PRIMARY KEY,
     salient_ids BLOB NOT NULL,
     salient_counts BLOB NOT NULL,
-    term_buckets BLOB NOT NULL
+    term_buckets BLOB NOT NULL,
+    -- Two checksums: startup reads the buckets of every article, the salient terms only when needed.
+    salient_checksum INTEGER NOT NULL,  -- _checksum(salient_ids, salient_counts)
+    buckets_checksum INTEGER NOT NULL  -- _checksum(term_buckets)
 );
 -- Per source, the line counts that teach which lines are its chrome (boilerplate.RecurringLines);
 -- rewritten whole when the source is observed, so rowid order is least recently observed first.
@@ -101,6 +112,15 @@ _ROW_COLUMNS = (
 def _signed(value: int) -> int:
     """A uint64 as the int64 SQLite stores."""
     return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _checksum(*blobs: bytes) -> int:
+    """xxh3-64 of the blobs, each prefixed by its length (so moving bytes between them is caught), as SQLite's int64."""
+    digest = xxhash.xxh3_64()
+    for blob in blobs:
+        digest.update(len(blob).to_bytes(8, "little"))
+        digest.update(blob)
+    return _signed(digest.intdigest())
 
 
 def _unsigned(value: int) -> int:
@@ -201,10 +221,6 @@ class Counts:
     near_duplicates: int
 
 
-def _salient(ids: bytes, counts: bytes) -> tuple[np.ndarray, np.ndarray]:
-    return np.frombuffer(ids, dtype=np.uint64), np.frombuffer(counts, dtype=np.float64)
-
-
 def _unusable(location: str, error: Exception) -> IncompatibleData:
     return IncompatibleData(
         f"{location} is not a usable newsdedup store ({error}); move it aside or restore it from a backup",
@@ -241,7 +257,20 @@ class Store:
             raise _unusable(location, error) from error
         store = cls(connection, location)
         store._initialise(parameters)
+        if data_dir:
+            with store.detecting_damage():
+                store._check_after_a_crash()
         return store
+
+    @contextlib.contextmanager
+    def detecting_damage(self) -> Iterator[None]:
+        """Report SQLite finding the file malformed (a torn or flipped page) as DataCorrupted, naming the file."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError):
+                raise  # locked, full, I/O: not damage
+            raise self._damaged(f"SQLite reported {error}") from error
 
     def _initialise(self, parameters: dict[str, object]) -> None:
         try:
@@ -263,7 +292,34 @@ class Store:
                     metadata={"stored": stored, "configured": wanted},
                 )
 
+    def _damaged(self, what: str) -> DataCorrupted:
+        return DataCorrupted(
+            f"{self.location} is damaged: {what} failed its check. Stop the server and restore the file from a "
+            f"backup, or move the data directory aside and ingest the articles again.",
+            metadata={"file": self.location},
+        )
+
+    def _check_after_a_crash(self) -> None:
+        """Run SQLite's quick_check if the store was not closed cleanly last time; raise DataCorrupted if it fails.
+
+        Only then: the check reads every page (seconds per GB), and a store
+        closed cleanly was whole when it was closed. The flag is cleared on
+        open and set by `close`.
+        """
+        if self.get_meta("open") == "1":
+            try:
+                problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
+            except sqlite3.DatabaseError as error:  # a page so damaged the check cannot go on
+                problems = [str(error)]
+            if problems != ["ok"]:
+                raise self._damaged(f"SQLite's quick_check ({'; '.join(problems)})")
+        with self.transaction():
+            self.set_meta("open", "1")
+
     def close(self) -> None:
+        """Mark the store closed cleanly (so the next open skips the crash check) and close it."""
+        with contextlib.suppress(NewsdedupError), self.transaction():
+            self.set_meta("open", "0")
         self._db.close()
 
     @contextlib.contextmanager
@@ -336,22 +392,32 @@ class Store:
             return {}
         marks = ",".join("?" * len(seqs))
         rows = self._db.execute(
-            f"SELECT seq, salient_ids, salient_counts FROM article_terms WHERE seq IN ({marks})", list(seqs)
+            f"SELECT seq, salient_ids, salient_counts, salient_checksum FROM article_terms WHERE seq IN ({marks})",
+            list(seqs),
         )
-        return {seq: _salient(ids, counts) for seq, ids, counts in rows}
+        return {seq: self._salient(seq, ids, counts, checksum) for seq, ids, counts, checksum in rows}
 
     def cluster_salient_terms(self, cluster_seq: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """(ids, counts) of the salient terms of each member of a cluster: what its centroid sums."""
         rows = self._db.execute(
-            "SELECT t.salient_ids, t.salient_counts FROM articles a JOIN article_terms t ON t.seq = a.seq "
-            "WHERE a.cluster_seq = ?",
+            "SELECT t.seq, t.salient_ids, t.salient_counts, t.salient_checksum FROM articles a "
+            "JOIN article_terms t ON t.seq = a.seq WHERE a.cluster_seq = ?",
             (cluster_seq,),
         )
-        return [_salient(ids, counts) for ids, counts in rows]
+        return [self._salient(seq, ids, counts, checksum) for seq, ids, counts, checksum in rows]
+
+    def _salient(self, seq: int, ids: bytes, counts: bytes, checksum: int) -> tuple[np.ndarray, np.ndarray]:
+        if _checksum(ids, counts) != checksum:
+            raise self._damaged(f"the salient terms of article seq {seq}")
+        return np.frombuffer(ids, dtype=np.uint64), np.frombuffer(counts, dtype=np.float64)
 
     def term_buckets(self, seq: int) -> np.ndarray:
-        row = self._db.execute("SELECT term_buckets FROM article_terms WHERE seq = ?", (seq,)).fetchone()
-        return np.frombuffer(row[0], dtype=np.uint32)
+        blob, checksum = self._db.execute(
+            "SELECT term_buckets, buckets_checksum FROM article_terms WHERE seq = ?", (seq,)
+        ).fetchone()
+        if _checksum(blob) != checksum:
+            raise self._damaged(f"the term counts of article seq {seq}")
+        return np.frombuffer(blob, dtype=np.uint32)
 
     def article_texts(self, seqs: Sequence[int]) -> dict[int, tuple[str, str, str]]:
         """(title, body, source) of each stored article among `seqs`."""
@@ -387,21 +453,22 @@ class Store:
         seq = cursor.lastrowid
         assert seq is not None
         if article.near_signature is not None and article.story_signature is not None:
+            near = article.near_signature.astype(np.uint32).tobytes()
+            story = article.story_signature.astype(np.uint32).tobytes()
             self._db.execute(
-                "INSERT INTO article_signatures (seq, near_signature, story_signature) VALUES (?, ?, ?)",
-                (
-                    seq,
-                    article.near_signature.astype(np.uint32).tobytes(),
-                    article.story_signature.astype(np.uint32).tobytes(),
-                ),
+                "INSERT INTO article_signatures (seq, near_signature, story_signature, checksum) VALUES (?, ?, ?, ?)",
+                (seq, near, story, _checksum(near, story)),
             )
+        ids, counts = (
+            article.salient_ids.astype(np.uint64).tobytes(),
+            article.salient_counts.astype(np.float64).tobytes(),
+        )
+        buckets = article.term_buckets.astype(np.uint32).tobytes()
         self._db.execute(
-            "INSERT INTO article_terms (seq, salient_ids, salient_counts, term_buckets) VALUES (?, ?, ?, ?)",
-            (
-                seq, article.salient_ids.astype(np.uint64).tobytes(),
-                article.salient_counts.astype(np.float64).tobytes(), article.term_buckets.astype(np.uint32).tobytes(),
-            ),
-        )  # fmt: skip
+            "INSERT INTO article_terms (seq, salient_ids, salient_counts, term_buckets, salient_checksum, "
+            "buckets_checksum) VALUES (?, ?, ?, ?, ?, ?)",
+            (seq, ids, counts, buckets, _checksum(ids, counts), _checksum(buckets)),
+        )
         return seq
 
     def set_verdict(self, seq: int, verdict: Verdict, duplicate_of: int | None) -> None:
@@ -415,9 +482,14 @@ class Store:
 
     def signatures(self, num_perm: int, story_num_perm: int, chunk: int = 1 << 16) -> Iterator[SignatureChunk]:
         """Every indexed article's signatures (low-content articles have none), in ingest order, `chunk` at a time."""
-        rows = self._db.execute("SELECT seq, near_signature, story_signature FROM article_signatures ORDER BY seq")
+        rows = self._db.execute(
+            "SELECT seq, near_signature, story_signature, checksum FROM article_signatures ORDER BY seq"
+        )
         while batch := rows.fetchmany(chunk):
-            seqs, near, story = zip(*batch, strict=True)
+            seqs, near, story, checksums = zip(*batch, strict=True)
+            for seq, near_blob, story_blob, checksum in zip(seqs, near, story, checksums, strict=True):
+                if _checksum(near_blob, story_blob) != checksum:
+                    raise self._damaged(f"the signatures of article seq {seq}")
             near_bytes, story_bytes = b"".join(near), b"".join(story)
             if len(near_bytes) != 4 * num_perm * len(seqs) or len(story_bytes) != 4 * story_num_perm * len(seqs):
                 raise IncompatibleData(f"{self.location} holds signatures of the wrong length")
@@ -443,8 +515,12 @@ class Store:
 
     def term_sets(self, chunk: int = 1 << 14) -> Iterator[TermChunk]:
         """Every stored article's document buckets, `chunk` articles at a time."""
-        rows = self._db.execute("SELECT term_buckets FROM article_terms")
+        rows = self._db.execute("SELECT seq, term_buckets, buckets_checksum FROM article_terms")
         while batch := rows.fetchmany(chunk):
+            for seq, blob, checksum in batch:
+                if _checksum(blob) != checksum:
+                    raise self._damaged(f"the term counts of article seq {seq}")
+            batch = [(blob,) for _, blob, _ in batch]
             lengths = np.array([len(blob) // 4 for (blob,) in batch])
             yield TermChunk(
                 np.frombuffer(b"".join(blob for (blob,) in batch), dtype=np.uint32),

@@ -20,6 +20,7 @@ from grpc_status import rpc_status
 
 from newsdedup.errors import (
     Conflict,
+    DataCorrupted,
     IncompatibleData,
     InvalidArgument,
     NewsdedupError,
@@ -37,6 +38,7 @@ STATUS_CODES: dict[type[NewsdedupError], grpc.StatusCode] = {
     Conflict: grpc.StatusCode.ALREADY_EXISTS,
     StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     IncompatibleData: grpc.StatusCode.FAILED_PRECONDITION,
+    DataCorrupted: grpc.StatusCode.DATA_LOSS,
 }
 
 
@@ -65,10 +67,15 @@ def _abort(context: grpc.ServicerContext, status: status_pb2.Status) -> None:
     context.abort_with_status(rpc_status.to_status(status))
 
 
+def abort(context: grpc.ServicerContext, error: NewsdedupError) -> None:
+    """End the call with `error`'s status; like grpc's abort, this raises to unwind the handler."""
+    _abort(context, to_status(error))
+
+
 def _fail(context: grpc.ServicerContext, error: Exception, method: str) -> None:
     """End the call with the status for `error` (called from an except block)."""
     if isinstance(error, NewsdedupError):
-        _abort(context, to_status(error))
+        abort(context, error)
     if context.code() is not None:  # the handler aborted on purpose (abort raises an Exception)
         raise error
     log.exception("%s failed", method)
