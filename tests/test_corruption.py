@@ -117,7 +117,7 @@ def test_a_torn_page_after_a_crash_is_found_before_serving(tmp_path: Path, ecbpl
 
 
 def test_a_clean_close_skips_the_check_and_a_crash_does_not(tmp_path: Path, ecbplus, monkeypatch) -> None:
-    """quick_check reads every page, so it runs only after an unclean shutdown."""
+    """quick_check reads every page, so it runs only after a run that wrote and did not close cleanly."""
     data = tmp_path / "data"
     stored_store(data, ecbplus, count=5)
     checks: list[str] = []
@@ -133,8 +133,11 @@ def test_a_clean_close_skips_the_check_and_a_crash_does_not(tmp_path: Path, ecbp
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, **k, factory=Recording))
     Engine(Settings(data_dir=str(data))).close()
     assert checks == []
-    crashed = Engine(Settings(data_dir=str(data)))  # never closed: as if killed
-    del crashed
+    Engine(Settings(data_dir=str(data)))  # reads only, never closed: nothing to check
+    Engine(Settings(data_dir=str(data))).close()
+    assert checks == []
+    crashed = Engine(Settings(data_dir=str(data)))  # writes, never closed: as if killed
+    crashed.ingest(ArticleInput(id="late", body=ecbplus[50]["text"]))
     Engine(Settings(data_dir=str(data))).close()
     assert len(checks) == 1
 

@@ -16,6 +16,7 @@ from typing import Any
 ENV_PREFIX = "NEWSDEDUP_"
 DEFAULT_PORT = 50051
 DURABILITY_MODES = ("full", "normal")
+WHEN_FULL_MODES = ("evict", "refuse")
 # A story window beyond a century is no window; the bound also keeps microsecond arithmetic far from overflow.
 MAX_STORY_WINDOW_DAYS = 36_500.0
 
@@ -38,6 +39,17 @@ class Settings:
         "full",
         "When an acknowledged write is safe: 'full' fsyncs every commit (survives power loss), "
         "'normal' survives a killed process but may lose the last commits on power loss.",
+    )
+    retention_days: float = _setting(
+        0.0,
+        "Days an article is kept after its published_at; older ones are evicted as new ones arrive (their "
+        "clusters shrink or go). 0 keeps every article.",
+    )
+    max_articles: int = _setting(0, "Most articles stored at once; 0 means no limit (see when_full).")
+    when_full: str = _setting(
+        "evict",
+        "What ingesting a new article into a full store does: 'evict' the oldest by published_at to make room, "
+        "or 'refuse' it with RESOURCE_EXHAUSTED (reads keep working).",
     )
     workers: int = _setting(8, "Threads serving RPCs.")
     grace_period: float = _setting(10.0, "Seconds that in-flight calls get to finish on SIGTERM.")
@@ -152,6 +164,12 @@ class Settings:
                 f"story_window_days must be more than 0 and at most {MAX_STORY_WINDOW_DAYS}, "
                 f"got {self.story_window_days}"
             )
+        if self.when_full not in WHEN_FULL_MODES:
+            yield f"when_full must be one of {', '.join(WHEN_FULL_MODES)}, got {self.when_full!r}"
+        if self.max_articles < 0:
+            yield f"max_articles must be 0 (no limit) or more, got {self.max_articles}"
+        if not 0 <= self.retention_days <= MAX_STORY_WINDOW_DAYS:  # NaN fails too
+            yield f"retention_days must be 0 (keep everything) to {MAX_STORY_WINDOW_DAYS}, got {self.retention_days}"
         if not 0 <= self.term_prior_weight < float("inf"):  # NaN fails too; a negative weight makes idf NaN
             yield f"term_prior_weight must be a finite number of articles, zero or more, got {self.term_prior_weight}"
         if self.story_merge_threshold < self.story_threshold:

@@ -40,7 +40,7 @@ import numpy as np
 from newsdedup import stories, text
 from newsdedup.boilerplate import RecurringLines
 from newsdedup.config import Settings
-from newsdedup.errors import Conflict, InvalidArgument, NewsdedupError, NotFound
+from newsdedup.errors import CapacityExhausted, Conflict, InvalidArgument, NewsdedupError, NotFound
 from newsdedup.explanations import Side, explain
 from newsdedup.index import SignatureIndex
 from newsdedup.models import (
@@ -75,6 +75,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SEARCH_RESULTS = 10
 MAX_SEARCH_RESULTS = 1000
+# Expired articles evicted by an ingest beyond the size of its batch: a backlog (after a pause,
+# or a shorter retention) drains a little faster than articles arrive, without stalling one call.
+EVICTIONS_PER_BATCH = 100
 # Near-duplicate candidates judged by exact Jaccard per article (see _find_duplicates): each
 # costs a stored text read and shingled, so a story rewritten hundreds of times stays cheap.
 NEAR_VERIFICATIONS = 32
@@ -196,6 +199,7 @@ class Engine:
         self._memberships = stories.Memberships()
         self._spans = stories.ClusterSpans()
         self._recurring = RecurringLines()
+        self._article_count = self._store.article_count()
         self._lock = threading.Lock()
         self._page_tokens = PageTokens(self._page_token_key())
         self._rebuild()
@@ -530,9 +534,11 @@ class Engine:
         outcomes: list[ArticleResult | NewsdedupError] = []
         with self._lock:
             undo: Undo = []
+            evicted: list[int] = []
             try:
                 with self._store.transaction():
                     now = self._now()
+                    self._evict_expired(now, EVICTIONS_PER_BATCH + len(articles), undo, evicted)
                     features = iter(self._story_features(analyses))
                     for article, item in zip(articles, prepared, strict=True):
                         if isinstance(item, NewsdedupError):
@@ -540,8 +546,10 @@ class Engine:
                             continue
                         salient, story_signature = next(features)
                         try:
-                            outcomes.append(self._ingest_one(article, item, salient, story_signature, now, undo))
-                        except Conflict as error:
+                            outcomes.append(
+                                self._ingest_one(article, item, salient, story_signature, now, undo, evicted)
+                            )
+                        except (Conflict, CapacityExhausted) as error:
                             outcomes.append(error)
                     stored = [
                         article
@@ -553,7 +561,58 @@ class Engine:
                 for step in reversed(undo):
                     step()
                 raise
+            self._unindex(evicted)
         return outcomes
+
+    def evict_expired(self, limit: int = 1000) -> int:
+        """Evict up to `limit` articles past the retention window now (for a periodic sweep); returns how many."""
+        if not self.settings.retention_days:
+            return 0
+        with self._lock:
+            undo: Undo = []
+            evicted: list[int] = []
+            try:
+                with self._store.transaction():
+                    self._evict_expired(self._now(), limit, undo, evicted)
+            except BaseException:
+                for step in reversed(undo):
+                    step()
+                raise
+            self._unindex(evicted)
+            return len(evicted)
+
+    def _evict_expired(self, now: int, limit: int, undo: Undo, evicted: list[int]) -> None:
+        """Remove up to `limit` articles published before the retention window, oldest first."""
+        if self.settings.retention_days:
+            cutoff = now - round(self.settings.retention_days * _MICROS_PER_DAY)
+            self._evict(self._store.oldest(limit, published_before=cutoff), now, undo, evicted)
+
+    def _make_room(self, now: int, undo: Undo, evicted: list[int]) -> None:
+        """Before a new article goes in: at max_articles, evict the oldest published, or refuse (when_full)."""
+        limit = self.settings.max_articles
+        if not limit or self._article_count < limit:
+            return
+        if self.settings.when_full == "refuse":
+            raise CapacityExhausted(
+                f"the store holds {self._article_count} articles, its max_articles; with when_full=refuse it "
+                f"takes no new article until some are deleted or expire (reads keep working)",
+                metadata={"max_articles": str(limit)},
+            )
+        self._evict(self._store.oldest(self._article_count - limit + 1), now, undo, evicted)
+
+    def _evict(self, rows: Sequence[ArticleRow], now: int, undo: Undo, evicted: list[int]) -> None:
+        """Remove articles as a deletion does; their index entries go once the write is committed (`_unindex`)."""
+        for row in rows:
+            self._remove(row, now, undo)
+            evicted.append(row.seq)
+
+    def _count_articles(self, change: int) -> None:
+        self._article_count += change
+
+    def _unindex(self, seqs: Sequence[int]) -> None:
+        for seq in seqs:
+            self._near.remove(seq)
+            self._story.remove(seq)
 
     def _learn_chrome(self, stored: Sequence[ArticleInput], undo: Undo) -> None:
         """Count newly stored articles' lines toward their sources' chrome, and save each source's counts.
@@ -581,6 +640,7 @@ class Engine:
         story_signature: np.ndarray,
         now: int,
         undo: Undo,
+        evicted: list[int],
     ) -> ArticleResult:
         existing = self._store.article_by_id(article.id)
         if existing is not None:
@@ -589,6 +649,7 @@ class Engine:
             # A page fetched again after a consent wall or a rate limit replaces the little that was
             # stored. A low-content article is in no index, so nothing outside the transaction changes.
             self._remove(existing, now, undo)
+        self._make_room(now, undo, evicted)
         buckets = stories.document_buckets(analysis.terms.ids)
         self._terms.add(buckets)
         undo.append(lambda: self._terms.remove(buckets))
@@ -609,6 +670,8 @@ class Engine:
                 salient_ids=assessment.salient.ids, salient_counts=assessment.salient.counts, term_buckets=buckets,
             )
         )  # fmt: skip
+        self._count_articles(1)
+        undo.append(functools.partial(self._count_articles, -1))
         if not assessment.low_content:
             self._near.insert(seq, analysis.near_signature)
             undo.append(lambda: self._near.remove(seq))
@@ -865,8 +928,7 @@ class Engine:
                 for step in reversed(undo):
                     step()
                 raise
-            self._near.remove(row.seq)
-            self._story.remove(row.seq)
+            self._unindex([row.seq])
 
     def _remove(self, row: ArticleRow, now: int, undo: Undo) -> None:
         """Delete a stored article and update its cluster, the term counts and its duplicates; not the indexes.
@@ -876,6 +938,8 @@ class Engine:
         """
         salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
         buckets = self._store.term_buckets(row.seq)
+        self._count_articles(-1)
+        undo.append(functools.partial(self._count_articles, 1))
         # Before the delete: a centroid loaded after it would lack the article already.
         undo.append(self._centroids.snapshot([row.cluster_seq]))
         self._store.delete_article(row.seq)

@@ -53,6 +53,12 @@ class StorageUnavailable(NewsdedupError):
     default_reason = "STORAGE_UNAVAILABLE"
 
 
+class CapacityExhausted(NewsdedupError):
+    """The store holds max_articles and is set to refuse new ones; reads keep working."""
+
+    default_reason = "STORE_FULL"
+
+
 class DataCorrupted(NewsdedupError):
     """Stored data failed a check (a checksum, SQLite's own): the file is damaged, and no retry will help."""
 

@@ -102,6 +102,8 @@ CREATE TABLE IF NOT EXISTS source_lines (
 CREATE INDEX IF NOT EXISTS articles_by_hash_and_age ON articles (content_hash, published_at, seq);
 CREATE INDEX IF NOT EXISTS articles_by_cluster ON articles (cluster_seq, published_at, seq);
 CREATE INDEX IF NOT EXISTS articles_by_original ON articles (duplicate_of);
+-- Eviction takes the oldest published first (retention, capacity).
+CREATE INDEX IF NOT EXISTS articles_by_age ON articles (published_at, seq);
 """
 
 _ROW_COLUMNS = (
@@ -239,6 +241,8 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, location: str) -> None:
         self._db = connection
         self.location = location
+        # Whether this run has marked the store open (see _check_after_a_crash); a memory store needs no mark.
+        self._marked_open = location == ":memory:"
 
     @classmethod
     def open(cls, data_dir: str, durability: str, parameters: dict[str, object]) -> Store:
@@ -303,8 +307,10 @@ class Store:
         """Run SQLite's quick_check if the store was not closed cleanly last time; raise DataCorrupted if it fails.
 
         Only then: the check reads every page (seconds per GB), and a store
-        closed cleanly was whole when it was closed. The flag is cleared on
-        open and set by `close`.
+        closed cleanly was whole when it was closed. The first transaction of
+        a run that changes anything also sets the flag, and `close` clears it:
+        a run that never writes (a server started on a full disk, to serve
+        reads) leaves the store as it found it.
         """
         if self.get_meta("open") == "1":
             try:
@@ -313,13 +319,16 @@ class Store:
                 problems = [str(error)]
             if problems != ["ok"]:
                 raise self._damaged(f"SQLite's quick_check ({'; '.join(problems)})")
-        with self.transaction():
-            self.set_meta("open", "1")
 
     def close(self) -> None:
-        """Mark the store closed cleanly (so the next open skips the crash check) and close it."""
-        with contextlib.suppress(NewsdedupError), self.transaction():
-            self.set_meta("open", "0")
+        """Mark the store closed cleanly (so the next open skips the crash check) and close it.
+
+        If that last write fails (a full disk), the next open checks the file:
+        the safe side.
+        """
+        if self._marked_open and self.location != ":memory:":
+            with contextlib.suppress(NewsdedupError), self.transaction():
+                self.set_meta("open", "0")
         self._db.close()
 
     @contextlib.contextmanager
@@ -330,8 +339,13 @@ class Store:
         except sqlite3.Error as error:
             raise StorageUnavailable(f"cannot start a write to the store: {error}") from error
         try:
+            changes = self._db.total_changes
             yield
+            marking = not self._marked_open and self._db.total_changes != changes
+            if marking:  # in the same commit as the first change of this run
+                self.set_meta("open", "1")
             self._db.execute("COMMIT")
+            self._marked_open |= marking
         except BaseException as error:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
@@ -418,6 +432,22 @@ class Store:
         if _checksum(blob) != checksum:
             raise self._damaged(f"the term counts of article seq {seq}")
         return np.frombuffer(blob, dtype=np.uint32)
+
+    def oldest(self, limit: int, published_before: int | None = None) -> list[ArticleRow]:
+        """The `limit` articles published first (optionally only those published before a time), oldest first."""
+        if published_before is None:
+            query, arguments = "", [limit]
+        else:
+            query, arguments = "WHERE published_at < ? ", [published_before, limit]
+        rows = self._db.execute(
+            f"SELECT {_ROW_COLUMNS} FROM articles INDEXED BY articles_by_age {query}ORDER BY published_at, seq LIMIT ?",
+            arguments,
+        )
+        return [ArticleRow.from_sql(row) for row in rows]
+
+    def article_count(self) -> int:
+        (count,) = self._db.execute("SELECT count(*) FROM articles").fetchone()
+        return int(count)
 
     def article_texts(self, seqs: Sequence[int]) -> dict[int, tuple[str, str, str]]:
         """(title, body, source) of each stored article among `seqs`."""

@@ -19,6 +19,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from newsdedup.errors import (
+    CapacityExhausted,
     Conflict,
     DataCorrupted,
     IncompatibleData,
@@ -39,6 +40,7 @@ STATUS_CODES: dict[type[NewsdedupError], grpc.StatusCode] = {
     StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     IncompatibleData: grpc.StatusCode.FAILED_PRECONDITION,
     DataCorrupted: grpc.StatusCode.DATA_LOSS,
+    CapacityExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
