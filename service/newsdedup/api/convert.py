@@ -69,7 +69,11 @@ def cluster_order(value: int) -> ClusterOrder:
         return ClusterOrder(value)
     except ValueError:
         known = ", ".join(f"{o.value} ({'CLUSTER_ORDER_' + o.name})" for o in ClusterOrder)
-        raise InvalidArgument(f"order_by {value} is not a known ClusterOrder; use one of {known}") from None
+        raise InvalidArgument(
+            f"order_by {value} is not a known ClusterOrder; use one of {known}",
+            reason="UNKNOWN_ENUM_VALUE",
+            metadata={"field": "order_by", "value": str(value)},
+        ) from None
 
 
 def match(value: Match) -> pb.Match:

@@ -2,8 +2,24 @@
 
 `NewsdedupServer` is what tests start in-process (port 0, then read `.port`);
 `serve()` is what `newsdedup serve` runs: it starts the server, reports
-SERVING to health checks, and on SIGTERM or SIGINT reports NOT_SERVING, gives
-in-flight calls the grace period to finish, closes the store and returns 0.
+SERVING to health checks, and on SIGTERM or SIGINT stops (`NewsdedupServer.stop`)
+and returns 0.
+
+Shutdown, in order:
+
+1. Health reports NOT_SERVING for good. Health.Watch streams (load balancers,
+   clients with health checking) receive it before anything else changes.
+2. The server stops accepting calls: a new call, Health.Check included, fails
+   with UNAVAILABLE (CANCELLED if it arrives on an open connection just as
+   the server stops), which pollers treat as unhealthy too. Calls already
+   accepted go on, streams included, for up to the grace period
+   (--grace-period); the Watch streams end (OK) so that they do not hold it.
+3. At the end of the grace period the calls still running are cancelled; their
+   clients get CANCELLED. A write that had not been acknowledged may or may not
+   be stored; every acknowledged one is, since a result is sent only after its
+   commit.
+4. Once every handler has returned, the store is closed (the last commit is
+   flushed) and the process exits 0.
 """
 
 from __future__ import annotations
@@ -11,7 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import threading
+import time
 from concurrent import futures
 from pathlib import Path
 
@@ -23,8 +39,9 @@ from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.errors import NewsdedupError
 from newsdedup.v1 import dedup_service_pb2 as pb
-from newsdedup.v1 import dedup_service_pb2_grpc as pb_grpc
 
+from .health import HealthService
+from .registration import add_dedup_service
 from .servicer import DedupServicer
 
 log = logging.getLogger(__name__)
@@ -43,12 +60,13 @@ class NewsdedupServer:
         self.settings = settings
         self.engine = engine or Engine(settings)
         limit = settings.max_message_bytes
+        self._workers = futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="rpc")
         self._server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="rpc"),
+            self._workers,
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
         )
-        pb_grpc.add_DedupServiceServicer_to_server(DedupServicer(self.engine), self._server)
-        self._health = health.HealthServicer(experimental_non_blocking=True)
+        add_dedup_service(DedupServicer(self.engine), self._server)
+        self._health = HealthService()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server)
         try:
@@ -59,13 +77,10 @@ class NewsdedupServer:
                 f"cannot listen on {settings.address}: {error} (is another server using the port?)"
             ) from error
 
-    def _set_health(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
-        for name in ("", SERVICE_NAME):
-            self._health.set(name, status)
-
     def start(self) -> None:
         self._server.start()
-        self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        for name in ("", SERVICE_NAME):
+            self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving newsdedup on %s:%d (data: %s)", self.settings.host, self.port, self.engine_location)
 
     @property
@@ -73,10 +88,25 @@ class NewsdedupServer:
         return self.settings.data_dir or "memory only"
 
     def stop(self, grace: float | None = None) -> None:
-        """Stop taking calls, let in-flight ones finish within `grace` seconds, close the store."""
-        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        self._server.stop(self.settings.grace_period if grace is None else grace).wait()
+        """Report NOT_SERVING, stop taking calls, drain in-flight ones for `grace` seconds, close the store.
+
+        `grace` defaults to the grace_period setting; the module docstring
+        tells the steps and what clients see.
+        """
+        grace = self.settings.grace_period if grace is None else grace
+        started = time.monotonic()
+        self._health.shut_down()
+        # grpc's own timer is only a backstop: cancelling here, at `grace`, is what lets us say so in the log.
+        stopped = self._server.stop(grace + 60)
+        log.info("not serving; in-flight calls have %g s to finish", grace)
+        if not stopped.wait(grace):
+            if grace:
+                log.warning("the grace period of %g s is over: cancelling the calls still running", grace)
+            self._server.stop(None).wait()
+        # A cancelled call's handler may still be running: let it return before its store goes.
+        self._workers.shutdown(wait=True)
         self.engine.close()
+        log.info("drained and closed the store in %.1f s", time.monotonic() - started)
 
 
 def _write_port_file(path: str, port: int) -> None:
@@ -87,6 +117,39 @@ def _write_port_file(path: str, port: int) -> None:
     os.replace(partial, target)
 
 
+class _StopSignals:
+    """SIGTERM and SIGINT, noticed by the main thread whichever thread the kernel hands them to.
+
+    Waiting on an Event (or any lock) is not enough: the kernel may deliver a
+    signal to one of grpc's threads, and a main thread asleep in a lock is then
+    never woken to run the Python handler, so the server would ignore SIGTERM;
+    Event.set in a handler can also deadlock when a second signal interrupts
+    the wait that the first one ended. Instead, the interpreter's C-level
+    handler writes each signal's number to a pipe (`signal.set_wakeup_fd`),
+    whichever thread runs it, and the main thread reads the pipe.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self._read, write = os.pipe()
+        os.set_blocking(write, False)
+        signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        for signum in self.SIGNALS:
+            signal.signal(signum, _noted)  # a Python-level handler is what makes the signal reach the pipe
+
+    def wait(self) -> signal.Signals:
+        """Block until SIGTERM or SIGINT arrives (or has arrived since __init__); return which."""
+        while True:
+            for number in os.read(self._read, 64):
+                if number in self.SIGNALS:
+                    return signal.Signals(number)
+
+
+def _noted(signum: int, frame: object) -> None:
+    """The signal is in the wakeup pipe; nothing more to do here."""
+
+
 def serve(settings: Settings) -> int:
     """Run the server until SIGTERM or SIGINT; returns the process exit code."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -95,18 +158,11 @@ def serve(settings: Settings) -> int:
     except (NewsdedupError, StartupError) as error:
         log.error("%s", error)
         return 2
-    stopping = threading.Event()
-
-    def request_stop(signum: int, frame: object) -> None:
-        log.info("received %s, shutting down", signal.Signals(signum).name)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop_signals = _StopSignals()
     server.start()
     if settings.port_file:
         _write_port_file(settings.port_file, server.port)
-    stopping.wait()
-    server.stop()
+    log.info("received %s, shutting down", stop_signals.wait().name)
+    server.stop()  # a second signal changes nothing: the drain runs to its end
     log.info("stopped")
     return 0
