@@ -52,6 +52,11 @@ class Settings:
         "or 'refuse' it with RESOURCE_EXHAUSTED (reads keep working).",
     )
     workers: int = _setting(8, "Threads serving RPCs.")
+    max_concurrent_rpcs: int = _setting(
+        64,
+        "Calls (streams included) running or waiting at once; one more gets RESOURCE_EXHAUSTED at once instead "
+        "of queueing without bound.",
+    )
     grace_period: float = _setting(10.0, "Seconds that in-flight calls get to finish on SIGTERM.")
     max_text_bytes: int = _setting(1_000_000, "Largest title plus body accepted, in UTF-8 bytes.")
     max_message_bytes: int = _setting(64 * 1024 * 1024, "Largest gRPC message accepted or sent, in bytes.")
@@ -130,6 +135,7 @@ class Settings:
             "max_batch_size",
             "max_id_length",
             "max_matches",
+            "max_concurrent_rpcs",
             "min_content_words",
         ):
             if getattr(self, name) < 1:

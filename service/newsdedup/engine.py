@@ -40,7 +40,14 @@ import numpy as np
 from newsdedup import stories, text
 from newsdedup.boilerplate import RecurringLines
 from newsdedup.config import Settings
-from newsdedup.errors import CapacityExhausted, Conflict, InvalidArgument, NewsdedupError, NotFound
+from newsdedup.errors import (
+    CapacityExhausted,
+    Conflict,
+    DeadlineExceeded,
+    InvalidArgument,
+    NewsdedupError,
+    NotFound,
+)
 from newsdedup.explanations import Side, explain
 from newsdedup.index import SignatureIndex
 from newsdedup.models import (
@@ -113,6 +120,13 @@ def to_micros(moment: datetime) -> int:
         moment = moment.replace(tzinfo=UTC)
     delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * _MICROS + delta.microseconds
+
+
+def _check_deadline(deadline: float | None) -> None:
+    """Called just before a commit: a caller that gave up (or whose deadline passed waiting for the lock)
+    must not find its write done behind its back."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise DeadlineExceeded("the call's deadline passed before its write was committed; nothing was stored")
 
 
 def from_micros(micros: int) -> datetime:
@@ -514,20 +528,23 @@ class Engine:
 
     # --- ingest
 
-    def ingest(self, article: ArticleInput) -> ArticleResult:
+    def ingest(self, article: ArticleInput, deadline: float | None = None) -> ArticleResult:
         """Store one article; raises NewsdedupError if it is rejected."""
-        (outcome,) = self.ingest_many([article])
+        (outcome,) = self.ingest_many([article], deadline)
         if isinstance(outcome, NewsdedupError):
             raise outcome
         return outcome
 
-    def ingest_many(self, articles: Sequence[ArticleInput]) -> list[ArticleResult | NewsdedupError]:
+    def ingest_many(
+        self, articles: Sequence[ArticleInput], deadline: float | None = None
+    ) -> list[ArticleResult | NewsdedupError]:
         """Store articles in order, in one transaction; a rejected article gets its error in its place.
 
         Salient terms are chosen with the document frequencies as they were
         before the batch (each article counting itself), so a batch is
         analysed in a few array passes. Raises StorageUnavailable (and stores
-        none of them) if the commit fails.
+        none of them) if the commit fails, and DeadlineExceeded (storing
+        none) if `deadline` (a time.monotonic() value) passes before it.
         """
         prepared = self._analyze_many(articles, id_required=True)
         analyses = [item for item in prepared if isinstance(item, Analysis)]
@@ -557,6 +574,7 @@ class Engine:
                         if isinstance(outcome, ArticleResult) and not outcome.already_ingested
                     ]
                     self._learn_chrome(stored, undo)
+                    _check_deadline(deadline)
             except BaseException:
                 for step in reversed(undo):
                     step()
@@ -916,7 +934,7 @@ class Engine:
                 content_hash=f"{row.content_hash:016x}",
             )
 
-    def delete_article(self, article_id: str) -> None:
+    def delete_article(self, article_id: str, deadline: float | None = None) -> None:
         """Remove an article; its cluster shrinks (or goes), and articles that duplicated it are judged again."""
         with self._lock:
             row = self._row(article_id)
@@ -924,6 +942,7 @@ class Engine:
             try:
                 with self._store.transaction():
                     self._remove(row, self._now(), undo)
+                    _check_deadline(deadline)
             except BaseException:
                 for step in reversed(undo):
                     step()

@@ -59,6 +59,12 @@ class CapacityExhausted(NewsdedupError):
     default_reason = "STORE_FULL"
 
 
+class DeadlineExceeded(NewsdedupError):
+    """The caller's deadline passed before the write could be committed; nothing was stored."""
+
+    default_reason = "DEADLINE_EXCEEDED"
+
+
 class DataCorrupted(NewsdedupError):
     """Stored data failed a check (a checksum, SQLite's own): the file is damaged, and no retry will help."""
 

@@ -22,6 +22,7 @@ from newsdedup.errors import (
     CapacityExhausted,
     Conflict,
     DataCorrupted,
+    DeadlineExceeded,
     IncompatibleData,
     InvalidArgument,
     NewsdedupError,
@@ -41,6 +42,7 @@ STATUS_CODES: dict[type[NewsdedupError], grpc.StatusCode] = {
     IncompatibleData: grpc.StatusCode.FAILED_PRECONDITION,
     DataCorrupted: grpc.StatusCode.DATA_LOSS,
     CapacityExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 import time
 from concurrent import futures
 from pathlib import Path
@@ -47,6 +48,8 @@ from .servicer import DedupServicer
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["DedupService"].full_name
+# How often articles past --retention-days are evicted when no ingest does it.
+RETENTION_SWEEP_SECONDS = 60.0
 
 
 class StartupError(Exception):
@@ -56,7 +59,9 @@ class StartupError(Exception):
 class NewsdedupServer:
     """One gRPC server over one Engine."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, sweep_every: float = RETENTION_SWEEP_SECONDS
+    ) -> None:
         self.settings = settings
         self.engine = engine or Engine(settings)
         limit = settings.max_message_bytes
@@ -64,7 +69,11 @@ class NewsdedupServer:
         self._server = grpc.server(
             self._workers,
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+            maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         )
+        self._sweep_every = sweep_every
+        self._stop_sweeping = threading.Event()
+        self._sweeper = threading.Thread(target=self._sweep, name="retention-sweep", daemon=True)
         add_dedup_service(DedupServicer(self.engine), self._server)
         self._health = HealthService()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
@@ -79,6 +88,8 @@ class NewsdedupServer:
 
     def start(self) -> None:
         self._server.start()
+        if self.settings.retention_days:
+            self._sweeper.start()
         for name in ("", SERVICE_NAME):
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("serving newsdedup on %s:%d (data: %s)", self.settings.host, self.port, self.engine_location)
@@ -96,6 +107,9 @@ class NewsdedupServer:
         grace = self.settings.grace_period if grace is None else grace
         started = time.monotonic()
         self._health.shut_down()
+        self._stop_sweeping.set()
+        if self._sweeper.is_alive():
+            self._sweeper.join()
         # grpc's own timer is only a backstop: cancelling here, at `grace`, is what lets us say so in the log.
         stopped = self._server.stop(grace + 60)
         log.info("not serving; in-flight calls have %g s to finish", grace)
@@ -107,6 +121,15 @@ class NewsdedupServer:
         self._workers.shutdown(wait=True)
         self.engine.close()
         log.info("drained and closed the store in %.1f s", time.monotonic() - started)
+
+    def _sweep(self) -> None:
+        """Evict expired articles between calls too, so a quiet service does not keep what it should not."""
+        while not self._stop_sweeping.wait(self._sweep_every):
+            try:
+                while self.engine.evict_expired() and not self._stop_sweeping.is_set():
+                    pass
+            except NewsdedupError as error:  # a full disk, say: the next sweep tries again
+                log.warning("retention sweep failed: %s", error)
 
 
 def _write_port_file(path: str, port: int) -> None:

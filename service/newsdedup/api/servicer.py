@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 
 import grpc
@@ -14,6 +15,12 @@ from newsdedup.v1 import dedup_service_pb2_grpc as pb_grpc
 
 from . import convert
 from .errors import streaming, unary
+
+
+def _deadline(context: grpc.ServicerContext) -> float | None:
+    """The call's deadline as a time.monotonic() value (None without one): writes are not committed past it."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
 
 
 def _converted(article: pb.Article) -> ArticleInput | InvalidArgument:
@@ -29,11 +36,12 @@ class DedupServicer(pb_grpc.DedupServiceServicer):
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def _ingest_in_order(self, articles: Iterable[pb.Article]) -> list[pb.ArticleResult]:
+    def _ingest_in_order(self, articles: Iterable[pb.Article], context: grpc.ServicerContext) -> list[pb.ArticleResult]:
         """Ingest the convertible articles in one commit; every article gets a result in its place."""
         articles = list(articles)
         converted = [_converted(article) for article in articles]
-        outcomes = iter(self._engine.ingest_many([c for c in converted if isinstance(c, ArticleInput)]))
+        valid = [c for c in converted if isinstance(c, ArticleInput)]
+        outcomes = iter(self._engine.ingest_many(valid, _deadline(context)))
         results: list[pb.ArticleResult] = []
         for article, item in zip(articles, converted, strict=True):
             outcome: ArticleResult | NewsdedupError = next(outcomes) if isinstance(item, ArticleInput) else item
@@ -44,7 +52,7 @@ class DedupServicer(pb_grpc.DedupServiceServicer):
     def IngestArticle(
         self, request: pb.IngestArticleRequest, context: grpc.ServicerContext
     ) -> pb.IngestArticleResponse:
-        result = self._engine.ingest(convert.article_input(request.article))
+        result = self._engine.ingest(convert.article_input(request.article), _deadline(context))
         return pb.IngestArticleResponse(result=convert.article_result(result))
 
     @unary
@@ -58,7 +66,7 @@ class DedupServicer(pb_grpc.DedupServiceServicer):
                 reason="BATCH_TOO_LARGE",
                 metadata={"limit": str(limit), "size": str(len(request.articles))},
             )
-        return pb.BatchIngestArticlesResponse(results=self._ingest_in_order(request.articles))
+        return pb.BatchIngestArticlesResponse(results=self._ingest_in_order(request.articles, context))
 
     @streaming
     def StreamIngestArticles(
@@ -66,7 +74,7 @@ class DedupServicer(pb_grpc.DedupServiceServicer):
     ) -> Iterator[pb.StreamIngestArticlesResponse]:
         for request in request_iterator:
             try:
-                (result,) = self._ingest_in_order([request.article])
+                (result,) = self._ingest_in_order([request.article], context)
             except NewsdedupError as error:  # the store refused the write: report it and go on
                 result = convert.article_result(error, request.article.id)
             yield pb.StreamIngestArticlesResponse(result=result)
@@ -84,7 +92,7 @@ class DedupServicer(pb_grpc.DedupServiceServicer):
     def DeleteArticle(
         self, request: pb.DeleteArticleRequest, context: grpc.ServicerContext
     ) -> pb.DeleteArticleResponse:
-        self._engine.delete_article(request.article_id)
+        self._engine.delete_article(request.article_id, _deadline(context))
         return pb.DeleteArticleResponse()
 
     @unary
