@@ -157,6 +157,32 @@ def test_acknowledged_articles_survive_kill_9(server_process, tmp_path: Path, se
     channel.close()
 
 
+def test_acknowledged_deletions_survive_kill_9(server_process, tmp_path: Path, seeds) -> None:
+    """A DeleteArticle that returned is on disk: after SIGKILL the article stays gone, its cluster shrunk."""
+    data = tmp_path / "data"
+    server = server_process(data)
+    channel, stub = stub_for(server)
+    for seed in seeds:
+        stub.IngestArticle(pb.IngestArticleRequest(article=pb.Article(id=seed.id, body=seed.body)))
+    for seed in seeds[:2]:
+        stub.DeleteArticle(pb.DeleteArticleRequest(article_id=seed.id))
+    channel.close()
+    server.kill()
+
+    restarted = server_process(data)
+    channel, stub = stub_for(restarted)
+    assert stub.GetStats(pb.GetStatsRequest()).article_count == len(seeds) - 2
+    for seed in seeds[:2]:
+        with pytest.raises(grpc.RpcError) as raised:
+            stub.GetArticle(pb.GetArticleRequest(article_id=seed.id))
+        assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+        found = stub.SearchSimilarArticles(pb.SearchSimilarArticlesRequest(article=pb.Article(body=seed.body))).matches
+        assert all(match.article_id != seed.id for match in found), "the index no longer answers for it"
+    cluster = stub.GetCluster(pb.GetClusterRequest(article_id=seeds[2].id)).cluster
+    assert sorted(cluster.article_ids) == sorted(seed.id for seed in seeds[2:])
+    channel.close()
+
+
 def test_server_refuses_a_store_from_other_parameters(server_process, tmp_path: Path, seeds) -> None:
     """The server exits non-zero with a message naming the parameters instead of serving wrong answers."""
     data = tmp_path / "data"
