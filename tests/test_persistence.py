@@ -136,13 +136,19 @@ def test_server_restart_keeps_everything(server_process, tmp_path: Path, seeds) 
     channel.close()
 
 
-def test_acknowledged_articles_survive_kill_9(server_process, tmp_path: Path, seeds) -> None:
-    """An article whose ingest returned is on disk: SIGKILL right after does not lose it."""
-    data = tmp_path / "data"
+def serving_the_seeds(server_process, data: Path, seeds):
+    """A server on `data` that has ingested the five seed articles one by one: (server, channel, stub)."""
     server = server_process(data)
     channel, stub = stub_for(server)
     for seed in seeds:
         stub.IngestArticle(pb.IngestArticleRequest(article=pb.Article(id=seed.id, body=seed.body)))
+    return server, channel, stub
+
+
+def test_acknowledged_articles_survive_kill_9(server_process, tmp_path: Path, seeds) -> None:
+    """An article whose ingest returned is on disk: SIGKILL right after does not lose it."""
+    data = tmp_path / "data"
+    server, channel, stub = serving_the_seeds(server_process, data, seeds)
     cluster = stub.GetCluster(pb.GetClusterRequest(article_id=seeds[0].id)).cluster
     channel.close()
     server.kill()
@@ -160,10 +166,7 @@ def test_acknowledged_articles_survive_kill_9(server_process, tmp_path: Path, se
 def test_acknowledged_deletions_survive_kill_9(server_process, tmp_path: Path, seeds) -> None:
     """A DeleteArticle that returned is on disk: after SIGKILL the article stays gone, its cluster shrunk."""
     data = tmp_path / "data"
-    server = server_process(data)
-    channel, stub = stub_for(server)
-    for seed in seeds:
-        stub.IngestArticle(pb.IngestArticleRequest(article=pb.Article(id=seed.id, body=seed.body)))
+    server, channel, stub = serving_the_seeds(server_process, data, seeds)
     for seed in seeds[:2]:
         stub.DeleteArticle(pb.DeleteArticleRequest(article_id=seed.id))
     channel.close()
