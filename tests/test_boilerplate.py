@@ -584,3 +584,19 @@ def test_observe_names_the_source_it_forgets() -> None:
     assert recurring.observe("A", "a") is None and recurring.observe("B", "b") is None
     assert recurring.observe("A", "a again") is None
     assert recurring.observe("C", "c") == "B"
+
+
+def test_forgetting_an_article_takes_its_counts_back() -> None:
+    """Observed five times but forgotten four (deleted, ingested again), an article counts once: not learned."""
+    recurring = RecurringLines(min_articles=5)
+    body = "A story of its own.\nCorrection: an earlier version misspelled the mayor's name."
+    for _ in range(4):
+        recurring.observe("Herald", body)
+        recurring.forget("Herald", body)
+    recurring.observe("Herald", body)
+    assert not recurring.is_learned("Herald", "Correction: an earlier version misspelled the mayor's name.")
+    for story in ("Two", "Three", "Four", "Five"):
+        recurring.observe("Herald", f"{story}\nCorrection: an earlier version misspelled the mayor's name.")
+    assert recurring.is_learned("Herald", "Correction: an earlier version misspelled the mayor's name.")
+    recurring.forget("Gazette", body)  # a source never seen: nothing to take back
+    assert len(recurring) == 1

@@ -831,3 +831,14 @@ def test_a_retry_stays_a_retry_after_its_source_learned_its_template(engine: Eng
     assert engine.check(first).already_ingested
     with pytest.raises(Conflict):
         engine.ingest(replace(first, body=courier_article(ecbplus, 7)))
+
+
+def test_an_article_deleted_and_ingested_again_does_not_teach_its_own_lines(engine: Engine, ecbplus) -> None:
+    """Chrome counts follow the stored articles: re-ingesting one article six times still finds it at 1.0."""
+    article = ArticleInput(id="churn", body=courier_article(ecbplus, 0), source="Courier")
+    for _ in range(6):
+        engine.ingest(article)
+        engine.delete_article("churn")
+    engine.ingest(article)
+    matches = engine.search_similar(article=replace(article, id=""))
+    assert (matches[0].article_id, matches[0].similarity) == ("churn", 1.0)

@@ -28,6 +28,7 @@ API (all pure Python, no I/O, no threads):
     strip_chrome(body, learned=()) -> str   a body without its known chrome and the `learned` lines
     RecurringLines(min_articles=5, max_lines_per_source=512, max_sources=1024)
         .observe(source, body) -> str|None  count one article of `source`; names a source forgotten
+        .forget(source, body)               take an article's counts back (deleted or evicted)
         .learned(source) -> frozenset[int]  keys of the lines learned for `source`, for strip_chrome
         .strip(source, body) -> str         strip_chrome with the lines learned for `source`
         .is_learned(source, line) -> bool   whether `line` is learned chrome of `source`
@@ -445,6 +446,22 @@ class RecurringLines:
                 counts = {tracked: count - 1 for tracked, count in counts.items() if count > 1}
                 self._sources[source] = counts
         return forgotten
+
+    def forget(self, source: str, body: str) -> None:
+        """Take back what `observe` counted for an article that is no longer stored (deleted, evicted).
+
+        So a line counts the stored articles that hold it: an article deleted
+        and ingested again five times does not teach its own lines as chrome.
+        A count the table already dropped stays dropped.
+        """
+        counts = self._sources.get(source)
+        if counts is None:
+            return
+        for key in _learnable_keys(body):
+            if counts.get(key, 0) > 1:
+                counts[key] -= 1
+            else:
+                counts.pop(key, None)
 
     def learned(self, source: str) -> frozenset[int]:
         """The keys of the lines learned as chrome of `source`, for `strip_chrome`.

@@ -957,6 +957,11 @@ class Engine:
         """
         salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
         buckets = self._store.term_buckets(row.seq)
+        if row.source and self._recurring.tracked_lines(row.source):
+            _, body, _ = self._store.article_texts([row.seq])[row.seq]
+            undo.append(self._recurring.snapshot(row.source))
+            self._recurring.forget(row.source, body)
+            self._store.save_source_lines(row.source, self._recurring.export(row.source))
         self._count_articles(-1)
         undo.append(functools.partial(self._count_articles, 1))
         # Before the delete: a centroid loaded after it would lack the article already.
