@@ -925,6 +925,14 @@ def sizes_argument(value: str) -> list[int]:
     return sizes
 
 
+def report_failure(error: Exception, server: Server) -> None:
+    """Say on stderr what failed, whether the server is still running, and the tail of its log."""
+    died = server.process is not None and not server.alive()
+    status = f"exited with status {server.process.returncode}" if died and server.process else "is running"
+    print(f"error: {error}\nthe server {status}; the tail of its log:", file=sys.stderr)
+    print(server.log_tail(), file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=sizes_argument, default=[10_000], help="index sizes, e.g. 10000,100000")
@@ -955,10 +963,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         report = asyncio.run(run(options, corpus, server))
     except (ServerDied, grpc.aio.AioRpcError, OSError) as error:
-        died = server.process is not None and not server.alive()
-        status = f"exited with status {server.process.returncode}" if died and server.process else "is running"
-        print(f"error: {error}\nthe server {status}; the tail of its log:", file=sys.stderr)
-        print(server.log_tail(), file=sys.stderr)
+        report_failure(error, server)
         return 1
     finally:
         server.kill()

@@ -82,6 +82,7 @@ from service_load import (
     megabytes,
     percentiles,
     progress,
+    report_failure,
 )
 
 RPC_TIMEOUT = 30.0  # a call that hangs this long is a failure (DEADLINE_EXCEEDED), not a slow answer
@@ -592,10 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = asyncio.run(run(options, pool, server))
     except (ServerDied, grpc.aio.AioRpcError, OSError) as error:
-        died = server.process is not None and not server.alive()
-        status = f"exited with status {server.process.returncode}" if died and server.process else "is running"
-        print(f"error: {error}\nthe server {status}; the tail of its log:", file=sys.stderr)
-        print(server.log_tail(), file=sys.stderr)
+        report_failure(error, server)
         return 1
     finally:
         server.kill()
