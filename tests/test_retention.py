@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -147,3 +148,21 @@ def test_a_refused_article_is_resource_exhausted_over_grpc(ecbplus) -> None:
             assert stub.GetStats(pb.GetStatsRequest()).article_count == 1
     finally:
         server.stop(grace=0)
+
+
+def test_evicting_a_near_duplicate_candidate_in_the_same_write_is_harmless(ecbplus) -> None:
+    """An article evicted to make room is still in the LSH until the commit; judging the newcomer must skip it."""
+    source = max(ecbplus, key=lambda doc: len(doc["text"]))
+    words = source["text"].split()
+    engine = engine_with(max_articles=2)
+    try:
+        engine.ingest(article(source, days_old=5))
+        engine.ingest(article(ecbplus[1], days_old=1))
+        for copy in range(12):  # rewrites around the threshold, so the exact check runs against the evicted one
+            rng = random.Random(copy)
+            edited = " ".join(f"zq{rng.randrange(10**6)}" if rng.random() < 0.3 else w for w in words)
+            result = engine.ingest(ArticleInput(id=f"rewrite-{copy}", body=edited, published_at=NOW))
+            assert result.article_id == f"rewrite-{copy}"
+        assert engine.stats().article_count == 2
+    finally:
+        engine.close()

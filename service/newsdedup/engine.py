@@ -406,26 +406,30 @@ class Engine:
         verified: list[tuple[int, float]] = []
         if verify:
             mine = shingle_set()
-            stored = self._fingerprinter.shingle_sets(self._stored_texts([seq for seq, _ in verify]))
-            verified = [(seq, exact_jaccard(mine, theirs)) for (seq, _), theirs in zip(verify, stored, strict=True)]
+            texts = self._stored_texts([seq for seq, _ in verify])
+            stored = self._fingerprinter.shingle_sets(list(texts.values()))
+            verified = [(seq, exact_jaccard(mine, theirs)) for seq, theirs in zip(texts, stored, strict=True)]
         hits = sure + [(seq, similarity) for seq, similarity in verified + unverified if similarity >= threshold]
         hits.sort(key=lambda hit: -hit[1])  # stable: equal similarities keep the index's newest-first order
         rows = self._store.articles_by_seq([seq for seq, _ in hits])
         near = [(rows[seq], similarity) for seq, similarity in hits if seq in rows]
         return _Duplicates(exact=exact, near=near)
 
-    def _stored_texts(self, seqs: Sequence[int]) -> list[str]:
-        """The texts stored articles are judged by (title and body without chrome), in the order of `seqs`."""
+    def _stored_texts(self, seqs: Sequence[int]) -> dict[int, str]:
+        """The texts stored articles are judged by (title and body without chrome), for those still stored.
+
+        An article evicted earlier in the same write is still in the LSH
+        indexes until the commit, so a candidate may be missing here.
+        """
         texts = self._store.article_texts(seqs)
         learned = {source: self._recurring.learned(source) for _, _, source in texts.values() if source}
-        judged = []
-        for seq in seqs:
-            title, body, source = texts[seq]
-            judged.append(article_text(title, body, learned.get(source, frozenset())))
-        return judged
+        return {
+            seq: article_text(title, body, learned.get(source, frozenset()))
+            for seq, (title, body, source) in texts.items()
+        }
 
     def _stored_shingle_set(self, seq: int) -> np.ndarray:
-        return self._fingerprinter.shingle_sets(self._stored_texts([seq]))[0]
+        return self._fingerprinter.shingle_sets([self._stored_texts([seq])[seq]])[0]
 
     def _find_story_candidates(self, story_signature: np.ndarray, exclude: frozenset[int]) -> list[StoryCandidate]:
         hits = self._story.query(story_signature, 0.0, limit=STORY_CANDIDATES + len(exclude))
@@ -517,6 +521,8 @@ class Engine:
                 if candidate.cluster_seq in story_clusters and candidate.seq not in taken
             ][:room]
             rows = self._store.articles_by_seq(same_story)
+            # An article evicted earlier in this write is still indexed until the commit.
+            same_story = [seq for seq in same_story if seq in rows]
             terms = self._store.salient_terms(same_story)
             similarities = stories.cosines(
                 salient, [TermVector(*terms[seq]) for seq in same_story], self._terms, pending
@@ -767,7 +773,7 @@ class Engine:
         """
         if existing.content_hash == analysis.content_hash:
             return True
-        again = self._fingerprinter.analyze_batch(self._stored_texts([existing.seq]))[0]
+        again = self._fingerprinter.analyze_batch([self._stored_texts([existing.seq])[existing.seq]])[0]
         return again is not None and again.content_hash == analysis.content_hash
 
     def _existing_result(self, existing: ArticleRow, analysis: Analysis) -> ArticleResult:
@@ -871,7 +877,7 @@ class Engine:
             row = self._row(article_id)
             matches = self._stored_result(row, limit, min_similarity).matches
             salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
-            return self._explained(matches, self._stored_texts([row.seq])[0], salient, None)
+            return self._explained(matches, self._stored_texts([row.seq])[row.seq], salient, None)
 
     def _explained(
         self, matches: list[Match], query_text: str, query_salient: TermVector, pending: np.ndarray | None
@@ -881,7 +887,7 @@ class Engine:
             return matches
         seqs = [self._row(match.article_id).seq for match in matches]  # under the lock: every match is stored
         texts = self._stored_texts(seqs)
-        tokens = text.tokenize_batch([query_text, *texts])
+        tokens = text.tokenize_batch([query_text, *(texts[seq] for seq in seqs)])
         salient = self._store.salient_terms(seqs)
         query = Side(tokens.text(0), query_salient, query_salient.weights(self._terms, pending))
         explained = []
