@@ -35,6 +35,8 @@ def test_defaults_are_valid_and_documented_values() -> None:
         ("max_matches", 0),
         ("grace_period", -0.5),
         ("grace_period", math.nan),
+        ("shutdown_delay", -1.0),
+        ("shutdown_delay", math.inf),
         ("num_perm", 15),
         ("num_perm", 1025),
         ("seed", -1),

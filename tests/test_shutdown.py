@@ -257,3 +257,17 @@ def test_second_signal_during_the_drain_changes_nothing(server_process, tmp_path
     server.process.send_signal(signal.SIGINT)
     assert exit_code(server, timeout=30) == 0
     assert server.log().count("shutting down") == 1 and "closed the store" in server.log()
+
+
+def test_with_a_shutdown_delay_pollers_see_not_serving_while_calls_still_work(server_process, tmp_path: Path) -> None:
+    """--shutdown-delay: after SIGTERM, Health.Check answers NOT_SERVING and calls still succeed, then it exits 0."""
+    server = server_process(tmp_path / "data", "--shutdown-delay", "3")
+    with grpc.insecure_channel(server.target) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        stub = pb_grpc.DedupServiceStub(channel)
+        terminate(server)
+        wait_for_log(server, "still taking calls")
+        assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == NOT_SERVING
+        assert health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=5).status == NOT_SERVING
+        assert stub.GetStats(pb.GetStatsRequest(), timeout=5).article_count == 0
+    assert exit_code(server, timeout=30) == 0

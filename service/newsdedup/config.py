@@ -58,6 +58,11 @@ class Settings:
         "of queueing without bound.",
     )
     grace_period: float = _setting(10.0, "Seconds that in-flight calls get to finish on SIGTERM.")
+    shutdown_delay: float = _setting(
+        0.0,
+        "Seconds on SIGTERM between reporting NOT_SERVING and refusing new calls, still serving meanwhile, so "
+        "that load balancers polling Health.Check move traffic away first.",
+    )
     max_text_bytes: int = _setting(1_000_000, "Largest title plus body accepted, in UTF-8 bytes.")
     max_message_bytes: int = _setting(64 * 1024 * 1024, "Largest gRPC message accepted or sent, in bytes.")
     max_batch_size: int = _setting(1000, "Most articles in one BatchIngestArticles call.")
@@ -140,8 +145,9 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 yield f"{name} must be at least 1, got {getattr(self, name)}"
-        if not self.grace_period >= 0:  # written so that NaN fails too
-            yield f"grace_period must be a number of seconds, zero or more, got {self.grace_period}"
+        for name in ("grace_period", "shutdown_delay"):
+            if not 0 <= getattr(self, name) < float("inf"):  # written so that NaN fails too
+                yield f"{name} must be a number of seconds, zero or more, got {getattr(self, name)}"
         for name in ("num_perm", "story_num_perm"):
             value = getattr(self, name)
             if not 16 <= value <= 1024 or value & (value - 1):

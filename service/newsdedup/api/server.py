@@ -9,6 +9,8 @@ Shutdown, in order:
 
 1. Health reports NOT_SERVING for good. Health.Watch streams (load balancers,
    clients with health checking) receive it before anything else changes.
+   With --shutdown-delay the server goes on taking calls for that long, so
+   that pollers of Health.Check see NOT_SERVING and move traffic away too.
 2. The server stops accepting calls: a new call, Health.Check included, fails
    with UNAVAILABLE (CANCELLED if it arrives on an open connection just as
    the server stops), which pollers treat as unhealthy too. Calls already
@@ -107,6 +109,9 @@ class NewsdedupServer:
         grace = self.settings.grace_period if grace is None else grace
         started = time.monotonic()
         self._health.shut_down()
+        if self.settings.shutdown_delay:
+            log.info("not serving; still taking calls for %g s (shutdown_delay)", self.settings.shutdown_delay)
+            time.sleep(self.settings.shutdown_delay)
         self._stop_sweeping.set()
         if self._sweeper.is_alive():
             self._sweeper.join()
