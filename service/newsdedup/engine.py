@@ -24,6 +24,7 @@ touches shared state holds one lock; text analysis runs before taking it.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import math
@@ -31,7 +32,7 @@ import secrets
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -555,63 +556,67 @@ class Engine:
         prepared = self._analyze_many(articles, id_required=True)
         analyses = [item for item in prepared if isinstance(item, Analysis)]
         outcomes: list[ArticleResult | NewsdedupError] = []
-        with self._lock:
-            undo: Undo = []
-            evicted: list[int] = []
-            try:
-                with self._store.transaction():
-                    now = self._now()
-                    self._evict_expired(now, EVICTIONS_PER_BATCH + len(articles), undo, evicted)
-                    features = iter(self._story_features(analyses))
-                    for article, item in zip(articles, prepared, strict=True):
-                        if isinstance(item, NewsdedupError):
-                            outcomes.append(item)
-                            continue
-                        salient, story_signature = next(features)
-                        try:
-                            outcomes.append(
-                                self._ingest_one(article, item, salient, story_signature, now, undo, evicted)
-                            )
-                        except (Conflict, CapacityExhausted) as error:
-                            outcomes.append(error)
-                    stored = [
-                        article
-                        for article, outcome in zip(articles, outcomes, strict=True)
-                        if isinstance(outcome, ArticleResult) and not outcome.already_ingested
-                    ]
-                    self._learn_chrome(stored, undo)
-                    _check_deadline(deadline)
-            except BaseException:
-                for step in reversed(undo):
-                    step()
-                raise
-            self._unindex(evicted)
+        with self._lock, self._write() as (undo, removed):
+            now = self._now()
+            self._evict_expired(now, EVICTIONS_PER_BATCH + len(articles), undo, removed)
+            features = iter(self._story_features(analyses))
+            for article, item in zip(articles, prepared, strict=True):
+                if isinstance(item, NewsdedupError):
+                    outcomes.append(item)
+                    continue
+                salient, story_signature = next(features)
+                try:
+                    outcomes.append(self._ingest_one(article, item, salient, story_signature, now, undo, removed))
+                except (Conflict, CapacityExhausted) as error:
+                    outcomes.append(error)
+            stored = [
+                article
+                for article, outcome in zip(articles, outcomes, strict=True)
+                if isinstance(outcome, ArticleResult) and not outcome.already_ingested
+            ]
+            self._learn_chrome(stored, undo)
+            _check_deadline(deadline)
         return outcomes
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[tuple[Undo, list[int]]]:
+        """One write, under the lock the caller holds: (undo steps, seqs of the articles it removes).
+
+        All of it is committed or none: if the transaction fails, the
+        in-memory changes are undone, newest first. Removed articles leave
+        the LSH indexes only after the commit, since that cannot be undone;
+        until then readers skip what the store no longer has.
+        """
+        undo: Undo = []
+        removed: list[int] = []
+        try:
+            with self._store.transaction():
+                yield undo, removed
+        except BaseException:
+            for step in reversed(undo):
+                step()
+            raise
+        for seq in removed:
+            self._near.remove(seq)
+            self._story.remove(seq)
 
     def evict_expired(self, limit: int = 1000) -> int:
         """Evict up to `limit` articles past the retention window now (for a periodic sweep); returns how many."""
         if not self.settings.retention_days:
             return 0
         with self._lock:
-            undo: Undo = []
-            evicted: list[int] = []
-            try:
-                with self._store.transaction():
-                    self._evict_expired(self._now(), limit, undo, evicted)
-            except BaseException:
-                for step in reversed(undo):
-                    step()
-                raise
-            self._unindex(evicted)
-            return len(evicted)
+            with self._write() as (undo, removed):
+                self._evict_expired(self._now(), limit, undo, removed)
+            return len(removed)
 
-    def _evict_expired(self, now: int, limit: int, undo: Undo, evicted: list[int]) -> None:
+    def _evict_expired(self, now: int, limit: int, undo: Undo, removed: list[int]) -> None:
         """Remove up to `limit` articles published before the retention window, oldest first."""
         if self.settings.retention_days:
             cutoff = now - round(self.settings.retention_days * _MICROS_PER_DAY)
-            self._evict(self._store.oldest(limit, published_before=cutoff), now, undo, evicted)
+            for row in self._store.oldest(limit, published_before=cutoff):
+                self._remove(row, now, undo, removed)
 
-    def _make_room(self, now: int, undo: Undo, evicted: list[int]) -> None:
+    def _make_room(self, now: int, undo: Undo, removed: list[int]) -> None:
         """Before a new article goes in: at max_articles, evict the oldest published, or refuse (when_full)."""
         limit = self.settings.max_articles
         if not limit or self._article_count < limit:
@@ -622,28 +627,18 @@ class Engine:
                 f"takes no new article until some are deleted or expire (reads keep working)",
                 metadata={"max_articles": str(limit)},
             )
-        self._evict(self._store.oldest(self._article_count - limit + 1), now, undo, evicted)
-
-    def _evict(self, rows: Sequence[ArticleRow], now: int, undo: Undo, evicted: list[int]) -> None:
-        """Remove articles as a deletion does; their index entries go once the write is committed (`_unindex`)."""
-        for row in rows:
-            self._remove(row, now, undo)
-            evicted.append(row.seq)
+        for row in self._store.oldest(self._article_count - limit + 1):
+            self._remove(row, now, undo, removed)
 
     def _count_articles(self, change: int) -> None:
         self._article_count += change
-
-    def _unindex(self, seqs: Sequence[int]) -> None:
-        for seq in seqs:
-            self._near.remove(seq)
-            self._story.remove(seq)
 
     def _learn_chrome(self, stored: Sequence[ArticleInput], undo: Undo) -> None:
         """Count newly stored articles' lines toward their sources' chrome, and save each source's counts.
 
         After the batch is judged, so its articles are all judged by the same
-        learned lines whatever their order. Counts are a heuristic that is
-        never unlearned: deleting an article leaves them as they are.
+        learned lines whatever their order. Removing an article takes its
+        counts back (`_remove`).
         """
         sources = list(dict.fromkeys(article.source for article in stored if article.source))
         for source in sources:
@@ -664,16 +659,16 @@ class Engine:
         story_signature: np.ndarray,
         now: int,
         undo: Undo,
-        evicted: list[int],
+        removed: list[int],
     ) -> ArticleResult:
         existing = self._store.article_by_id(article.id)
         if existing is not None:
             if existing.verdict != Verdict.LOW_CONTENT or self._same_text(existing, analysis):
                 return self._existing_result(existing, analysis)
             # A page fetched again after a consent wall or a rate limit replaces the little that was
-            # stored. A low-content article is in no index, so nothing outside the transaction changes.
-            self._remove(existing, now, undo)
-        self._make_room(now, undo, evicted)
+            # stored.
+            self._remove(existing, now, undo, removed)
+        self._make_room(now, undo, removed)
         buckets = stories.document_buckets(analysis.terms.ids)
         self._terms.add(buckets)
         undo.append(lambda: self._terms.remove(buckets))
@@ -944,23 +939,14 @@ class Engine:
         """Remove an article; its cluster shrinks (or goes), and articles that duplicated it are judged again."""
         with self._lock:
             row = self._row(article_id)
-            undo: Undo = []
-            try:
-                with self._store.transaction():
-                    self._remove(row, self._now(), undo)
-                    _check_deadline(deadline)
-            except BaseException:
-                for step in reversed(undo):
-                    step()
-                raise
-            self._unindex([row.seq])
+            with self._write() as (undo, removed):
+                self._remove(row, self._now(), undo, removed)
+                _check_deadline(deadline)
 
-    def _remove(self, row: ArticleRow, now: int, undo: Undo) -> None:
-        """Delete a stored article and update its cluster, the term counts and its duplicates; not the indexes.
-
-        The caller removes it from the LSH indexes once the write is committed
-        (an index removal cannot be undone).
-        """
+    def _remove(self, row: ArticleRow, now: int, undo: Undo, removed: list[int]) -> None:
+        """Delete a stored article and update its cluster, the term counts, its source's learned chrome
+        and its duplicates; it joins `removed`, which leaves the indexes after the commit (`_write`)."""
+        removed.append(row.seq)
         salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
         buckets = self._store.term_buckets(row.seq)
         if row.source and self._recurring.tracked_lines(row.source):

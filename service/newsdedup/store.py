@@ -241,8 +241,7 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, location: str) -> None:
         self._db = connection
         self.location = location
-        # Whether this run has marked the store open (see _check_after_a_crash); a memory store needs no mark.
-        self._marked_open = location == ":memory:"
+        self._marked_open = False  # whether this run has marked the store open (see _check_after_a_crash)
 
     @classmethod
     def open(cls, data_dir: str, durability: str, parameters: dict[str, object]) -> Store:
@@ -326,7 +325,7 @@ class Store:
         If that last write fails (a full disk), the next open checks the file:
         the safe side.
         """
-        if self._marked_open and self.location != ":memory:":
+        if self._marked_open:
             with contextlib.suppress(NewsdedupError), self.transaction():
                 self.set_meta("open", "0")
         self._db.close()
@@ -420,17 +419,20 @@ class Store:
         )
         return [self._salient(seq, ids, counts, checksum) for seq, ids, counts, checksum in rows]
 
+    def _verify(self, what: str, seq: int, checksum: int, *blobs: bytes) -> None:
+        """Raise DataCorrupted unless the blobs of article `seq` match the checksum stored with them."""
+        if _checksum(*blobs) != checksum:
+            raise self._damaged(f"the {what} of article seq {seq}")
+
     def _salient(self, seq: int, ids: bytes, counts: bytes, checksum: int) -> tuple[np.ndarray, np.ndarray]:
-        if _checksum(ids, counts) != checksum:
-            raise self._damaged(f"the salient terms of article seq {seq}")
+        self._verify("salient terms", seq, checksum, ids, counts)
         return np.frombuffer(ids, dtype=np.uint64), np.frombuffer(counts, dtype=np.float64)
 
     def term_buckets(self, seq: int) -> np.ndarray:
         blob, checksum = self._db.execute(
             "SELECT term_buckets, buckets_checksum FROM article_terms WHERE seq = ?", (seq,)
         ).fetchone()
-        if _checksum(blob) != checksum:
-            raise self._damaged(f"the term counts of article seq {seq}")
+        self._verify("term counts", seq, checksum, blob)
         return np.frombuffer(blob, dtype=np.uint32)
 
     def oldest(self, limit: int, published_before: int | None = None) -> list[ArticleRow]:
@@ -518,8 +520,7 @@ class Store:
         while batch := rows.fetchmany(chunk):
             seqs, near, story, checksums = zip(*batch, strict=True)
             for seq, near_blob, story_blob, checksum in zip(seqs, near, story, checksums, strict=True):
-                if _checksum(near_blob, story_blob) != checksum:
-                    raise self._damaged(f"the signatures of article seq {seq}")
+                self._verify("signatures", seq, checksum, near_blob, story_blob)
             near_bytes, story_bytes = b"".join(near), b"".join(story)
             if len(near_bytes) != 4 * num_perm * len(seqs) or len(story_bytes) != 4 * story_num_perm * len(seqs):
                 raise IncompatibleData(f"{self.location} holds signatures of the wrong length")
@@ -548,8 +549,7 @@ class Store:
         rows = self._db.execute("SELECT seq, term_buckets, buckets_checksum FROM article_terms")
         while batch := rows.fetchmany(chunk):
             for seq, blob, checksum in batch:
-                if _checksum(blob) != checksum:
-                    raise self._damaged(f"the term counts of article seq {seq}")
+                self._verify("term counts", seq, checksum, blob)
             batch = [(blob,) for _, blob, _ in batch]
             lengths = np.array([len(blob) // 4 for (blob,) in batch])
             yield TermChunk(
