@@ -23,6 +23,9 @@ from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTO_ROOT = ROOT / "protos"
+# Our own protos; protos/google/ holds a copy of google/rpc/status.proto for buf (see buf.yaml), whose
+# generated code comes from googleapis-common-protos.
+OWN_PROTOS = PROTO_ROOT / "newsdedup"
 OUTPUT_ROOT = ROOT / "service"
 GENERATED_PACKAGE = Path("newsdedup") / "v1"
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
@@ -36,10 +39,10 @@ def _include_dirs() -> list[Path]:
 
 
 def generate(output_root: Path) -> list[Path]:
-    """Run protoc over every .proto under protos/ and return the files written."""
-    protos = sorted(PROTO_ROOT.rglob("*.proto"))
+    """Run protoc over every .proto under protos/newsdedup/ and return the files written."""
+    protos = sorted(OWN_PROTOS.rglob("*.proto"))
     if not protos:
-        raise SystemExit(f"no .proto files under {PROTO_ROOT}")
+        raise SystemExit(f"no .proto files under {OWN_PROTOS}")
     args = ["grpc_tools.protoc"]
     args += [f"-I{path}" for path in _include_dirs()]
     args += [f"--python_out={output_root}", f"--pyi_out={output_root}", f"--grpc_python_out={output_root}"]
