@@ -74,3 +74,33 @@ def test_a_limited_query_keeps_the_best_ties_to_the_newer_key(index: SignatureIn
     assert full == sorted(full, key=lambda hit: (-hit[1], -hit[0]))
     for limit in (1, 5, 12, 30, 40):
         assert index.query(signature(range(0, 1000)), 0.0, limit=limit) == full[:limit]
+
+
+def test_memory_stays_flat_when_the_oldest_keys_leave_as_new_ones_arrive(index: SignatureIndex) -> None:
+    """Streaming 60,000 keys of which the newest 2,000 stay: memory does not grow past what 8,000 took,
+    and the keys still held are found while the removed ones are not."""
+    rng = np.random.default_rng(3)
+    signatures = rng.integers(0, 2**32, size=(500, 128), dtype=np.uint32)  # reused: keys differ, rows may repeat
+    sizes = {}
+    for start in range(0, 60_000, 100):
+        keys = np.arange(start, start + 100)
+        index.insert_many(keys, signatures[keys % 500])
+        for key in range(max(0, start - 2_000), start - 1_900):
+            index.remove(key)
+        if start + 100 in (8_000, 60_000):
+            sizes[start + 100] = index.nbytes
+    assert len(index) == 2_000
+    assert sizes[60_000] <= sizes[8_000]
+    found = {key for key, _ in index.query(signatures[7], min_similarity=0.99)}
+    assert found == {key for key in range(58_000, 60_000) if key % 500 == 7}
+
+
+def test_removing_most_keys_gives_their_band_entries_back(index: SignatureIndex) -> None:
+    """When nine keys in ten are removed, their LSH band entries go (8 bytes each), not only their signatures."""
+    rng = np.random.default_rng(4)
+    index.insert_many(np.arange(10_000), rng.integers(0, 2**32, size=(10_000, 128), dtype=np.uint32))
+    before = index.nbytes
+    for key in range(9_000):
+        index.remove(key)
+    assert before - index.nbytes >= 0.9 * 9_000 * index.bands * 8
+    assert [key for key, _ in index.query(index.signature(9_500), 0.99)] == [9_500]

@@ -120,3 +120,24 @@ def test_a_bucket_limit_keeps_each_buckets_newest_entries(monkeypatch: pytest.Mo
     assert [seq for seq in found if seq % 2 == 0] == newest
     unlimited = table.candidates(signature).tolist()
     assert [seq for seq in unlimited if seq % 2 == 0] == list(range(0, 300, 2))
+
+
+def test_drop_removed_keeps_only_live_entries_and_the_same_candidates() -> None:
+    """After most articles are removed, drop_removed leaves one entry per live article and band,
+    and every query yields the same live candidates as before."""
+    signatures = family_signatures(128, families=40, per_family=50)
+    alive = np.ones(len(signatures), dtype=bool)
+    table = BandTable(128, 0.3, (0.5, 0.5), alive=lambda seqs: alive[seqs.astype(np.intp)])
+    half = len(signatures) // 2
+    table.insert(np.arange(half), signatures[:half])  # runs: each insert is beyond the recent dict's size
+    table.insert(np.arange(half, len(signatures)), signatures[half:])
+    assert table.entries == len(signatures) * table.bands
+    alive[np.random.default_rng(5).random(len(signatures)) < 0.8] = False
+
+    def live_candidates() -> list[list[int]]:
+        return [sorted(c for c in table.candidates(s).tolist() if alive[c]) for s in signatures[::37]]
+
+    before = live_candidates()
+    table.drop_removed()
+    assert table.entries == int(alive.sum()) * table.bands
+    assert live_candidates() == before

@@ -17,6 +17,7 @@ from newsdedup.models import ArticleInput
 from newsdedup.v1 import dedup_service_pb2 as pb
 from newsdedup.v1 import dedup_service_pb2_grpc as pb_grpc
 
+from .articles import invented_words, story_text
 from .test_api import error_info
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -166,3 +167,21 @@ def test_evicting_a_near_duplicate_candidate_in_the_same_write_is_harmless(ecbpl
         assert engine.stats().article_count == 2
     finally:
         engine.close()
+
+
+def test_index_memory_follows_the_articles_held_not_those_streamed_through() -> None:
+    """4,000 articles streamed through a capacity of 300 leave the indexes smaller than 1,000 articles held do:
+    evicted articles give back their signatures, band entries, memberships, spans and centroids."""
+    words = invented_words(1, 5_000)
+    docs = [ArticleInput(id=f"a{i}", body=story_text(words, i)) for i in range(4_000)]
+    streamed, held = engine_with(max_articles=300), engine_with()
+    try:
+        fixed = held.index_bytes()  # the term statistics, whatever the articles
+        for start in range(0, 4_000, 100):
+            streamed.ingest_many(docs[start : start + 100])
+        held.ingest_many(docs[:1_000])
+        assert streamed.stats().article_count == 300
+        assert streamed.index_bytes() - fixed < held.index_bytes() - fixed
+    finally:
+        streamed.close()
+        held.close()

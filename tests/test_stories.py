@@ -668,6 +668,37 @@ def test_undoing_membership_changes_in_reverse_restores_them() -> None:
     assert memberships.clusters_of(np.arange(4)).tolist() == [1, 2, 3, -1]
 
 
+def test_forgotten_articles_and_clusters_map_to_nothing_and_forgetting_undoes() -> None:
+    """A removed article maps to -1; a gone survivor takes the clusters forwarded to it along; undo restores both."""
+    memberships = Memberships()
+    memberships.assign(np.arange(3), np.array([1, 2, 3]))
+    memberships.merge(1, 2)
+    undo = [memberships.forget(np.array([0, 1])), memberships.forget_cluster(1)]
+    assert memberships.clusters_of(np.arange(3)).tolist() == [-1, -1, 3]
+    memberships.assign(np.array([1]), np.array([2]))  # cluster 2 is no longer forwarded to the gone cluster 1
+    assert memberships.clusters_of(np.array([1])).tolist() == [2]
+    memberships.forget(np.array([1]))
+    for step in reversed(undo):
+        step()
+    assert memberships.clusters_of(np.arange(3)).tolist() == [1, 1, 3]
+
+
+def test_membership_memory_follows_the_articles_held() -> None:
+    """Articles streamed through (each forgotten, with its cluster, after 1,000 newer ones) leave no memory behind."""
+    memberships = Memberships()
+    sizes = {}
+    for start in range(0, 200_000, 100):
+        seqs = np.arange(start, start + 100)
+        memberships.assign(seqs, seqs // 2)
+        gone = np.arange(start - 1_000, start - 900)
+        memberships.forget(gone)
+        for cluster in range((start - 1_000) // 2, (start - 900) // 2):
+            memberships.forget_cluster(cluster)
+        if start + 100 in (10_000, 200_000):
+            sizes[start + 100] = memberships.nbytes
+    assert sizes[200_000] <= sizes[10_000]
+
+
 @given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11), st.booleans()), max_size=30))
 def test_merges_and_undos_match_a_plain_reference(steps: list[tuple[int, int, bool]]) -> None:
     """Any sequence of merges (some undone at once, as a failed write does) maps articles like a plain dict would."""
@@ -703,6 +734,17 @@ def test_cluster_spans_of_unknown_clusters_reach_nothing() -> None:
     limit = 36_500 * 86_400 * 10**6
     assert spans.reach(np.array([2, 3, 10**6]), 5, limit).tolist() == [True, False, False]
     assert spans.span(3) == stories.UNKNOWN_SPAN
+
+
+def test_the_span_of_a_gone_cluster_is_forgotten() -> None:
+    """Setting UNKNOWN_SPAN forgets a cluster's span; the undo brings it back."""
+    spans = ClusterSpans()
+    spans.widen(5, 10, 20)
+    first, last = stories.UNKNOWN_SPAN
+    undo = spans.set(np.array([5]), np.array([first]), np.array([last]))
+    assert spans.span(5) == stories.UNKNOWN_SPAN
+    undo()
+    assert spans.span(5) == (10, 20)
 
 
 def test_cluster_span_changes_undo() -> None:

@@ -960,9 +960,11 @@ class Engine:
         undo.append(self._centroids.snapshot([row.cluster_seq]))
         self._store.delete_article(row.seq)
         self._centroids.subtract(row.cluster_seq, salient)
+        undo.append(self._memberships.forget(np.array([row.seq])))
         remaining = self._store.refresh_cluster(row.cluster_seq, now)
         if remaining is None:
             self._centroids.drop(row.cluster_seq)
+            undo.append(self._memberships.forget_cluster(row.cluster_seq))
             first, last = stories.UNKNOWN_SPAN
         else:
             first, last = remaining.first_published_at, remaining.last_published_at
@@ -1102,6 +1104,12 @@ class Engine:
             salient_terms=s.salient_terms,
             story_num_perm=s.story_num_perm,
         )
+
+    def index_bytes(self) -> int:
+        """Bytes held by the in-memory indexes: signatures, LSH bands, story state and cached centroids."""
+        with self._lock:
+            parts = (self._near, self._story, self._memberships, self._spans, self._terms, self._centroids)
+            return sum(part.nbytes for part in parts)
 
     def stats(self) -> Stats:
         with self._lock:

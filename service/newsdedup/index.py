@@ -5,8 +5,10 @@ The band table (lsh.py) finds articles whose signatures probably collide with
 a query's in at least one band; the stored signatures then give each
 candidate's estimated Jaccard similarity in one vectorised comparison. Keys
 are the articles' sequence numbers, which the store never reuses for another
-article, so the signatures live in a matrix indexed by them: 4 bytes per bin
-per article and no per-article Python object.
+article, so the signatures live in a matrix indexed by them (`SeqRows`): 4
+bytes per bin per article and no per-article Python object. Removed articles
+give their memory back: their rows as the matrix moves on, their band entries
+when they outnumber the live ones.
 
 Not thread-safe: the engine holds its lock around every call.
 """
@@ -17,10 +19,8 @@ import numpy as np
 
 from newsdedup import hashing
 from newsdedup.lsh import BandTable
-from newsdedup.seqarrays import gather, grown
+from newsdedup.seqarrays import SeqRows
 from newsdedup.signatures import estimate_jaccard
-
-_INITIAL_CAPACITY = 1024
 
 
 class SignatureIndex:
@@ -37,10 +37,8 @@ class SignatureIndex:
         """`bucket_limit`: query each LSH bucket for its newest that many keys only (see BandTable.candidates)."""
         self.num_perm = num_perm
         self.bucket_limit = bucket_limit
-        self._signatures = np.zeros((_INITIAL_CAPACITY, num_perm), dtype=np.uint32)
-        self._alive = np.zeros(_INITIAL_CAPACITY, dtype=bool)
-        self._count = 0
-        self._bands = BandTable(num_perm, lsh_threshold, weights, alive=self._is_alive)
+        self._signatures = SeqRows(np.zeros(num_perm, dtype=np.uint32))
+        self._bands = BandTable(num_perm, lsh_threshold, weights, alive=self._signatures.held)
 
     @property
     def bands(self) -> int:
@@ -51,13 +49,15 @@ class SignatureIndex:
         return self._bands.rows
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._signatures)
 
     def __contains__(self, key: int) -> bool:
-        return 0 <= key < len(self._alive) and bool(self._alive[key])
+        return key >= 0 and key in self._signatures
 
-    def _is_alive(self, keys: np.ndarray) -> np.ndarray:
-        return gather(self._alive, keys, False)
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the signatures and the band table."""
+        return self._signatures.nbytes + self._bands.nbytes
 
     def insert(self, key: int, signature: np.ndarray) -> None:
         """Index `signature` under `key` (a non-negative integer below 2**32); the key must not be indexed yet."""
@@ -70,26 +70,23 @@ class SignatureIndex:
             return
         if keys.min() < 0 or keys.max() >= 1 << 32:
             raise ValueError("keys must be in 0..2**32-1")
-        if len(hashing.distinct(keys)) != len(keys) or self._is_alive(keys).any():
+        if len(hashing.distinct(keys)) != len(keys) or self._signatures.held(keys).any():
             raise KeyError("a key is already indexed")
-        self._signatures = grown(self._signatures, int(keys.max()) + 1)
-        self._alive = grown(self._alive, len(self._signatures), False)
-        self._signatures[keys] = signatures
-        self._alive[keys] = True
-        self._count += len(keys)
+        self._signatures.put(keys, signatures)
         self._bands.insert(keys, signatures)
 
     def remove(self, key: int) -> None:
         """Forget `key`; a key that is not indexed is ignored."""
-        if key in self:
-            self._alive[key] = False
-            self._signatures[key] = 0
-            self._count -= 1
+        self._signatures.drop(np.array([key]))
+        # A removed article's band entries stay until a merge drops them; once they would be most of the
+        # table (after a long run of evictions, say), they are dropped all at once, in time linear in the table.
+        if self._bands.entries > 2 * self._bands.bands * len(self) + self._bands.recent_limit:
+            self._bands.drop_removed()
 
     def signature(self, key: int) -> np.ndarray:
         if key not in self:
             raise KeyError(key)
-        return self._signatures[key].copy()
+        return self._signatures.get(np.array([key]))[0]
 
     def query(
         self, signature: np.ndarray, min_similarity: float, exclude: int | None = None, limit: int | None = None
@@ -102,12 +99,12 @@ class SignatureIndex:
         candidates, ranked here without a Python object each.
         """
         keys = self._bands.candidates(signature, self.bucket_limit)
-        keys = keys[self._is_alive(keys)].astype(np.int64)
+        keys = keys[self._signatures.held(keys)].astype(np.int64)
         if exclude is not None:
             keys = keys[keys != exclude]
         if len(keys) == 0:
             return []
-        similarities = estimate_jaccard(signature, self._signatures[keys])
+        similarities = estimate_jaccard(signature, self._signatures.get(keys))
         keep = similarities >= min_similarity
         keys, similarities = keys[keep], similarities[keep]
         order = np.lexsort((-keys, -similarities))[:limit]

@@ -15,8 +15,9 @@ every candidate against its stored signature anyway. Bands and rows come from
 datasketch's optimiser, so this index finds the same candidates as
 `MinHashLSH` with the same threshold and weights (a test compares them).
 
-Entries of removed articles stay until a merge drops them: the owner says
-which sequence numbers are alive and filters candidates by it.
+Entries of removed articles stay until a merge drops them, or until the owner
+has them all dropped (`drop_removed`); the owner says which sequence numbers
+are alive and filters candidates by it.
 """
 
 from __future__ import annotations
@@ -56,6 +57,16 @@ class BandTable:
     def entries(self) -> int:
         """Entries held, those of removed articles not yet merged away included."""
         return sum(len(run) for run in self._runs) + self._recent_count
+
+    @property
+    def recent_limit(self) -> int:
+        """Entries kept in the dict of recent ones before they become a run."""
+        return _RECENT_ENTRIES
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the runs and the recent entries (the recent dict's overhead not counted)."""
+        return sum(run.nbytes for run in self._runs) + sum(entries.nbytes for entries in self._recent_entries)
 
     def band_keys(self, signatures: np.ndarray) -> np.ndarray:
         """The 32-bit key of every band of each signature: uint64[len(signatures), bands]."""
@@ -111,17 +122,24 @@ class BandTable:
             room -= np.maximum(stops - starts, 0)
         return hashing.distinct(np.concatenate(found))
 
+    def drop_removed(self) -> None:
+        """Merge every run into one without the entries of removed articles."""
+        if self._runs:
+            self._runs = [self._merged(self._runs)]
+
     def _add_run(self, run: np.ndarray) -> None:
         """Add a sorted run; merge runs of similar size so there are O(log n) of them."""
         self._runs.append(run)
         while len(self._runs) > 1 and len(self._runs[-2]) <= 2 * len(self._runs[-1]):
-            newer = self._runs.pop()
-            older = self._runs.pop()
-            merged = np.concatenate((older, newer))
-            del older, newer  # the runs' memory goes as soon as the merged copy exists
-            alive = self._alive(merged & _LOW_32)
-            if not alive.all():
-                merged = merged[alive]
-            # In place (no third copy at the peak); timsort finds the two sorted halves and merges them in linear time.
-            merged.sort(kind="stable")
-            self._runs.append(merged)
+            self._runs.append(self._merged([self._runs.pop(-2), self._runs.pop()]))
+
+    def _merged(self, runs: list[np.ndarray]) -> np.ndarray:
+        """One sorted run of the entries of `runs` (which it empties) whose articles are alive."""
+        merged = np.concatenate(runs)
+        runs.clear()  # the runs' memory goes as soon as the merged copy exists
+        alive = self._alive(merged & _LOW_32)
+        if not alive.all():
+            merged = merged[alive]
+        # In place (no third copy at the peak); timsort finds the sorted runs and merges them in linear time.
+        merged.sort(kind="stable")
+        return merged

@@ -31,7 +31,8 @@ from importlib import resources
 
 import numpy as np
 
-from newsdedup import hashing, seqarrays
+from newsdedup import hashing
+from newsdedup.seqarrays import SeqRows
 from newsdedup.text import Terms
 
 # Document frequencies are counted in hashed buckets so memory stays fixed (32 MiB)
@@ -88,6 +89,10 @@ class TermStatistics:
             term_ids, shares = term_prior()
             np.maximum.at(self._prior, _buckets(term_ids), shares.astype(np.float32))
         self._counts[self._prior >= story_share] = _COMMON
+
+    @property
+    def nbytes(self) -> int:
+        return self._counts.nbytes + self._prior.nbytes
 
     def add(self, buckets: np.ndarray) -> None:
         """Count one more article, given its `document_buckets`."""
@@ -149,6 +154,10 @@ class TermVector:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def nbytes(self) -> int:
+        return self.ids.nbytes + self.counts.nbytes
 
     def weights(self, statistics: TermStatistics, pending: np.ndarray | None = None) -> np.ndarray:
         """TF-IDF weights with sublinear term frequency: (1 + log count) * idf."""
@@ -313,6 +322,11 @@ class Centroids:
         """Centroids cached."""
         return len(self._sums)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the cached sums and views (the dicts' own overhead not counted)."""
+        return sum(vector.nbytes for vector in (*self._sums.values(), *self._views.values()))
+
     def get(self, cluster: int) -> TermVector:
         """The cluster's centroid as placements compare it: its CENTROID_TERMS heaviest terms."""
         total = self._sum(cluster)
@@ -366,53 +380,58 @@ class Centroids:
 
 
 class Memberships:
-    """Which cluster each article belongs to, in arrays indexed by sequence number.
+    """Which cluster each article belongs to, by sequence number (`SeqRows`).
 
     Every placement maps its story candidates to their clusters; reading them
     from the store cost a query per ingest (a tenth of its time at 30k
     articles). A merge forwards the merged cluster, and the clusters already
     forwarded to it, to its survivor: it touches the merged clusters only,
-    never their articles nor the other clusters. Changes return a function
-    that undoes them, for a write that fails.
+    never their articles nor the other clusters. Removed articles and gone
+    clusters are forgotten, so memory follows what is stored. Changes return
+    a function that undoes them, for a write that fails.
     """
 
     def __init__(self) -> None:
-        self._cluster = np.full(_INITIAL_SEQS, -1, dtype=np.int64)  # by article seq; -1: none
-        self._survivor = np.full(_INITIAL_SEQS, -1, dtype=np.int64)  # by cluster seq; -1: not merged
+        self._cluster = SeqRows(np.int64(-1))  # by article seq
+        self._survivor = SeqRows(np.int64(-1))  # by cluster seq, for merged clusters
         self._absorbed: dict[int, list[int]] = {}  # survivor -> the clusters forwarded to it
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays (the dict of absorbed clusters, one entry per merge, not counted)."""
+        return self._cluster.nbytes + self._survivor.nbytes
 
     def clusters_of(self, seqs: np.ndarray) -> np.ndarray:
         """The cluster of each article (-1 for an unknown one)."""
-        clusters = seqarrays.gather(self._cluster, seqs, -1)
+        clusters = self._cluster.get(seqs)
         placed = clusters >= 0
-        survivors = seqarrays.gather(self._survivor, clusters[placed], -1)
+        survivors = self._survivor.get(clusters[placed])
         clusters[placed] = np.where(survivors >= 0, survivors, clusters[placed])
         return clusters
 
     def assign(self, seqs: np.ndarray, clusters: np.ndarray) -> Callable[[], None]:
         """Put articles seqs[i] in clusters[i] (clusters that are no merge's casualty)."""
-        seqs, clusters = np.asarray(seqs, dtype=np.int64), np.asarray(clusters, dtype=np.int64)
-        if len(seqs):
-            self._cluster = seqarrays.grown(self._cluster, int(seqs.max()) + 1, -1)
-            self._cluster[seqs] = clusters
+        undo = self._cluster.saved(seqs)
+        self._cluster.put(seqs, clusters)
+        return undo
 
-        def undo() -> None:
-            self._cluster[seqs] = -1
-
+    def forget(self, seqs: np.ndarray) -> Callable[[], None]:
+        """Forget removed articles: they are in no cluster any more."""
+        undo = self._cluster.saved(seqs)
+        self._cluster.drop(seqs)
         return undo
 
     def merge(self, survivor: int, merged: int) -> Callable[[], None]:
         """Forward cluster `merged`, and every cluster forwarded to it, to `survivor`."""
-        self._survivor = seqarrays.grown(self._survivor, max(survivor, merged) + 1, -1)
         moved = self._absorbed.pop(merged, [])
         changed = np.array([*moved, merged], dtype=np.int64)
-        before = self._survivor[changed]
-        self._survivor[changed] = survivor
+        restore = self._survivor.saved(changed)
+        self._survivor.put(changed, survivor)
         absorbed = self._absorbed.setdefault(survivor, [])
         absorbed += changed.tolist()
 
         def undo() -> None:
-            self._survivor[changed] = before
+            restore()
             del absorbed[len(absorbed) - len(changed) :]
             if not absorbed:
                 self._absorbed.pop(survivor, None)
@@ -421,13 +440,23 @@ class Memberships:
 
         return undo
 
+    def forget_cluster(self, cluster: int) -> Callable[[], None]:
+        """Forget a cluster that is gone (its last article removed) and the clusters forwarded to it."""
+        absorbed = self._absorbed.pop(cluster, [])
+        changed = np.array(absorbed, dtype=np.int64)
+        restore = self._survivor.saved(changed)
+        self._survivor.drop(changed)
 
-_INITIAL_SEQS = 1024
+        def undo() -> None:
+            restore()
+            if absorbed:
+                self._absorbed[cluster] = absorbed
+
+        return undo
 
 
 # The span (first, last) of a cluster not known, or gone: no time is within any window of it.
 UNKNOWN_SPAN = (int(np.iinfo(np.int64).max), int(np.iinfo(np.int64).min))
-_UNKNOWN_FIRST, _UNKNOWN_LAST = UNKNOWN_SPAN
 
 
 class ClusterSpans:
@@ -436,27 +465,27 @@ class ClusterSpans:
     A story takes new articles only within a window of its span (`reach`),
     so next year's look-alike event (another earthquake in the same region)
     starts a story of its own. Kept in memory like `Memberships`, because
-    every placement asks about dozens of candidate clusters. Changes return a
-    function that undoes them, for a write that fails.
+    every placement asks about dozens of candidate clusters; a gone cluster's
+    span is forgotten. Changes return a function that undoes them, for a
+    write that fails.
     """
 
     def __init__(self) -> None:
-        self._first = np.full(_INITIAL_SEQS, _UNKNOWN_FIRST, dtype=np.int64)
-        self._last = np.full(_INITIAL_SEQS, _UNKNOWN_LAST, dtype=np.int64)
+        self._spans = SeqRows(np.array(UNKNOWN_SPAN, dtype=np.int64))  # (first, last) by cluster seq
+
+    @property
+    def nbytes(self) -> int:
+        return self._spans.nbytes
 
     def set(self, clusters: np.ndarray, first: np.ndarray, last: np.ndarray) -> Callable[[], None]:
-        """Record the spans [first[i], last[i]] of clusters[i] (new, loaded, or recomputed after a deletion)."""
+        """Record the spans [first[i], last[i]] of clusters[i] (new, loaded, or recomputed after a deletion);
+        UNKNOWN_SPAN forgets a cluster's span."""
         clusters = np.asarray(clusters, dtype=np.int64)
-        if len(clusters):
-            self._first = seqarrays.grown(self._first, int(clusters.max()) + 1, _UNKNOWN_FIRST)
-            self._last = seqarrays.grown(self._last, int(clusters.max()) + 1, _UNKNOWN_LAST)
-        before = self._first[clusters], self._last[clusters]
-        self._first[clusters] = first
-        self._last[clusters] = last
-
-        def undo() -> None:
-            self._first[clusters], self._last[clusters] = before
-
+        spans = np.column_stack((np.broadcast_to(first, len(clusters)), np.broadcast_to(last, len(clusters))))
+        known = (spans != UNKNOWN_SPAN).any(axis=1)
+        undo = self._spans.saved(clusters)
+        self._spans.put(clusters[known], spans[known])
+        self._spans.drop(clusters[~known])
         return undo
 
     def widen(self, cluster: int, first: int, last: int) -> Callable[[], None]:
@@ -466,15 +495,13 @@ class ClusterSpans:
 
     def span(self, cluster: int) -> tuple[int, int]:
         """(first, last) of a cluster (UNKNOWN_SPAN for one never recorded)."""
-        if cluster >= len(self._first):
-            return UNKNOWN_SPAN
-        return int(self._first[cluster]), int(self._last[cluster])
+        first, last = self._spans.get(np.array([cluster]))[0].tolist()
+        return first, last
 
     def reach(self, clusters: np.ndarray, published: int, window: int) -> np.ndarray:
         """Which clusters an article published at `published` may join: those within `window` of their span."""
-        first = seqarrays.gather(self._first, clusters, _UNKNOWN_FIRST)
-        last = seqarrays.gather(self._last, clusters, _UNKNOWN_LAST)
-        return (first <= published + window) & (last >= published - window)
+        spans = self._spans.get(clusters)
+        return (spans[:, 0] <= published + window) & (spans[:, 1] >= published - window)
 
 
 @dataclass(frozen=True)
