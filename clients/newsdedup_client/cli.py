@@ -7,8 +7,9 @@ declared. The server is imported only when `serve` runs, so the client
 commands start quickly.
 
 Every other command is a client command (`ClientCommand`): it takes
-`--target`, `--timeout` and `--json`, finds a `Session` (the `DedupClient`
-and the output mode) in `ctx.obj`, makes its calls and prints. A failed call
+`--target`, `--timeout`, the TLS and token options and `--json`, finds a
+`Session` (the `DedupClient` and the output mode) in `ctx.obj`, makes its
+calls and prints. A failed call
 becomes one line on stderr, "newsdedup: error: NOT_FOUND: ...", and exit
 code 1; a usage error exits with 2.
 """
@@ -25,16 +26,41 @@ import click
 import grpc
 from grpc_health.v1 import health_pb2
 from newsdedup.config import Settings
+from newsdedup.credentials import read_token
 from newsdedup.v1 import dedup_service_pb2 as pb
 
 from . import render
-from .channel import DEFAULT_TARGET, DEFAULT_TIMEOUT
+from .channel import DEFAULT_TARGET, DEFAULT_TIMEOUT, Tls
 from .client import DedupClient
 from .errors import describe_rpc_error, describe_status
 from .inputs import InputError, Problem, Record, read_one, read_paths
 
 TARGET_ENV = "NEWSDEDUP_TARGET"
 TIMEOUT_ENV = "NEWSDEDUP_TIMEOUT"
+
+
+def _file_option(flag: str, envvar: str, help_text: str) -> click.Option:
+    return click.Option([flag], metavar="FILE", envvar=envvar, show_envvar=True, help=help_text)
+
+
+# The client's own certificate and key are NEWSDEDUP_CLIENT_*: NEWSDEDUP_TLS_CERT and _KEY are the server's.
+CONNECTION_OPTIONS = [
+    click.Option(
+        ["--tls"], is_flag=True, envvar="NEWSDEDUP_TLS", show_envvar=True, help="Use TLS, trusting the system's CAs."
+    ),
+    _file_option("--tls-ca", "NEWSDEDUP_TLS_CA", "Use TLS, trusting the CA certificates in this PEM file."),
+    _file_option(
+        "--tls-cert",
+        "NEWSDEDUP_CLIENT_CERT",
+        "This client's PEM certificate, for a server that asks for one (mutual TLS); needs --tls-key.",
+    ),
+    _file_option("--tls-key", "NEWSDEDUP_CLIENT_KEY", "The PEM private key of --tls-cert."),
+    _file_option(
+        "--token-file",
+        "NEWSDEDUP_TOKEN_FILE",
+        "File holding the server's bearer token (sent over TLS, or in the clear only to this machine).",
+    ),
+]
 DEFAULT_BATCH_SIZE = 100
 ORDERS = {"largest": pb.CLUSTER_ORDER_LARGEST, "recent": pb.CLUSTER_ORDER_RECENTLY_UPDATED}
 
@@ -69,8 +95,9 @@ class Session:
 class ClientCommand(click.Command):
     """A command that talks to a newsdedup server.
 
-    Adds --target, --timeout and --json, opens the client before the command
-    runs (closing it after) and turns a failed call into one error line.
+    Adds --target, --timeout, the TLS and token options and --json, opens the
+    client before the command runs (closing it after) and turns a failed call
+    into one error line.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -93,6 +120,7 @@ class ClientCommand(click.Command):
                 show_default=True,
                 help="Seconds each call may take.",
             ),
+            *CONNECTION_OPTIONS,
             click.Option(["--json", "json_output"], is_flag=True, help="Print JSON for programs instead of tables."),
         ]
 
@@ -100,8 +128,13 @@ class ClientCommand(click.Command):
         target: str = ctx.params.pop("target")
         timeout: float = ctx.params.pop("timeout")
         json_output: bool = ctx.params.pop("json_output")
+        use_tls, ca, cert, key, token_file = (
+            ctx.params.pop(name) for name in ("tls", "tls_ca", "tls_cert", "tls_key", "token_file")
+        )
         try:
-            client = DedupClient(target, timeout)
+            tls = Tls.from_files(ca, cert, key) if use_tls or ca or cert or key else None
+            token = read_token(token_file) if token_file else None
+            client = DedupClient(target, timeout, tls=tls, token=token)
         except ValueError as error:
             raise BadSettings(str(error)) from None
         ctx.obj = Session(ctx.with_resource(client), json_output)

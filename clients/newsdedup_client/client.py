@@ -8,17 +8,24 @@ duplicate nearly the same word shingles), and which story does it belong to
 Each method is one RPC. Arguments and results are the newsdedup.v1 messages
 themselves (`newsdedup.v1.dedup_service_pb2`), so nothing is lost in
 translation and the proto comments document every field. Every call carries a
-deadline of `timeout` seconds. A failed call raises `grpc.RpcError`; see
-`newsdedup_client.errors` for reading its reason and saying it in one line.
+deadline of `timeout` seconds, and is tried again while it fails with
+UNAVAILABLE (`retry`, a `RetryPolicy`). A failed call raises `grpc.RpcError`;
+see `newsdedup_client.errors` for reading its reason and saying it in one
+line. `tls` (a `Tls`) and `token` (a bearer token) are how a client proves
+itself to a server that asks for them (see `channel.py`).
+
+`AsyncDedupClient` (`aio.py`) has the same methods, awaited; both build their
+requests with the functions here.
 
 Example::
 
     from newsdedup.v1 import dedup_service_pb2 as pb
-    from newsdedup_client import DedupClient
+    from newsdedup_client import DedupClient, Tls
 
-    with DedupClient("localhost:50051", timeout=10) as client:
+    tls = Tls.from_files(ca="ca.crt", cert="client.crt", key="client.key")  # or None for plaintext
+    with DedupClient("news-dedup.internal:50051", timeout=10, tls=tls, token="s3cr3t") as client:
         result = client.ingest(pb.Article(id="reuters-1", title="...", body="..."))
-        if result.verdict != pb.VERDICT_UNIQUE:
+        if result.verdict in (pb.VERDICT_EXACT_DUPLICATE, pb.VERDICT_NEAR_DUPLICATE):
             print(f"{result.article_id} repeats {result.duplicate_of}")
         for cluster in client.iter_clusters(min_size=2):
             print(cluster.size, cluster.title)
@@ -26,14 +33,15 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
+from typing import Any
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from newsdedup.v1 import dedup_service_pb2 as pb
 from newsdedup.v1 import dedup_service_pb2_grpc as pb_grpc
 
-from .channel import DEFAULT_TARGET, DEFAULT_TIMEOUT, open_channel
+from .channel import DEFAULT_RETRY, DEFAULT_TARGET, DEFAULT_TIMEOUT, RetryPolicy, Tls, open_channel
 
 
 def search_request(
@@ -59,27 +67,53 @@ def cluster_request(*, cluster_id: str | None, article_id: str | None) -> pb.Get
     return pb.GetClusterRequest(article_id=article_id)
 
 
-class DedupClient:
-    """A connection to one newsdedup server.
+def list_request(*, page_size: int, page_token: str, min_size: int, order: pb.ClusterOrder) -> pb.ListClustersRequest:
+    return pb.ListClustersRequest(page_size=page_size, page_token=page_token, min_size=min_size, order_by=order)
+
+
+class ClientBase:
+    """What the sync and asyncio clients share: target, deadline, and the channel's stubs.
 
     `target` is a gRPC address ("host:port"); `timeout` is the deadline of
-    every call, in seconds. The channel connects on the first call, so
-    making a client never fails because the server is down; the first call
-    then fails with UNAVAILABLE. Use the client as a context manager, or call
-    `close()`, to release the channel.
+    every call, in seconds (all its attempts included). `tls` turns TLS on
+    (None: plaintext); `token` is sent as `authorization: Bearer <token>`
+    with every call; `retry` says how calls failing with UNAVAILABLE are
+    tried again (`NO_RETRIES` turns that off). The channel connects on the
+    first call, so making a client never fails because the server is down;
+    the first call then fails with UNAVAILABLE once its retries are spent.
     """
 
-    def __init__(self, target: str = DEFAULT_TARGET, timeout: float = DEFAULT_TIMEOUT) -> None:
+    _open: Callable[..., Any]  # the channel factory: open_channel, or open_aio_channel
+
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        timeout: float = DEFAULT_TIMEOUT,
+        *,
+        tls: Tls | None = None,
+        token: str | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         if not timeout > 0:  # gRPC treats a zero timeout as "no deadline at all"
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
         self.target = target
         self.timeout = timeout
-        self._channel = open_channel(target)
+        self._channel = self._open(target, tls=tls, token=token, retry=retry)
         self._stub = pb_grpc.DedupServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)
 
     def __repr__(self) -> str:
-        return f"DedupClient(target={self.target!r}, timeout={self.timeout!r})"
+        return f"{type(self).__name__}(target={self.target!r}, timeout={self.timeout!r})"
+
+
+class DedupClient(ClientBase):
+    """A connection to one newsdedup server (see `ClientBase` for the arguments).
+
+    Use the client as a context manager, or call `close()`, to release the
+    channel.
+    """
+
+    _open = staticmethod(open_channel)
 
     def __enter__(self) -> DedupClient:
         return self
@@ -175,7 +209,7 @@ class DedupClient:
         A page token is only valid with the same `min_size` and `order` it
         was issued for. `page_size` 0 means the server's default.
         """
-        request = pb.ListClustersRequest(page_size=page_size, page_token=page_token, min_size=min_size, order_by=order)
+        request = list_request(page_size=page_size, page_token=page_token, min_size=min_size, order=order)
         return self._stub.ListClusters(request, timeout=self.timeout)
 
     def iter_clusters(

@@ -1,8 +1,9 @@
 """Reading the errors newsdedup returns, and saying them in one line.
 
-The client raises `grpc.RpcError` unchanged: its `code()` is the canonical
-status (NOT_FOUND, INVALID_ARGUMENT, ...) and `details()` the server's
-message. Every error the server raises on purpose also carries a
+The clients raise `grpc.RpcError` unchanged (from the asyncio client, its
+subclass `grpc.aio.AioRpcError`): its `code()` is the canonical status
+(NOT_FOUND, INVALID_ARGUMENT, ...) and `details()` the server's message.
+Every error the server raises on purpose also carries a
 google.rpc.ErrorInfo (domain "newsdedup") whose reason names the problem, so a
 program can branch on it instead of parsing messages (Google AIP-193)::
 
@@ -29,6 +30,11 @@ DOMAIN = "newsdedup"
 """The ErrorInfo domain of every error the server raises on purpose."""
 
 
+def _is_call(error: grpc.RpcError) -> bool:
+    """Whether `error` is a finished call, with a code, details and trailing metadata (sync or asyncio)."""
+    return isinstance(error, grpc.Call | grpc.aio.AioRpcError)
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -47,7 +53,7 @@ def _reason(status: status_pb2.Status | None) -> str:
 
 def rpc_error_status(error: grpc.RpcError) -> status_pb2.Status | None:
     """The google.rpc.Status a failed call carries, or None (for example when the server was never reached)."""
-    if not isinstance(error, grpc.Call):
+    if not _is_call(error):
         return None
     try:
         return rpc_status.from_call(error)
@@ -68,13 +74,17 @@ def describe_status(status: status_pb2.Status) -> str:
 
 def describe_rpc_error(error: grpc.RpcError, target: str, timeout: float) -> str:
     """A failed call as one line that says what went wrong and, where it helps, what to do."""
-    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
-    details = _one_line(error.details() or "") if isinstance(error, grpc.Call) else _one_line(str(error))
+    call = _is_call(error)
+    code = error.code() if call else grpc.StatusCode.UNKNOWN
+    details = _one_line(error.details() or "") if call else _one_line(str(error))
     if code == grpc.StatusCode.UNAVAILABLE and not error_reason(error):
         return (
             f"cannot reach newsdedup at {target} (UNAVAILABLE): {details}; "
-            f"is the server running? (set --target or NEWSDEDUP_TARGET)"
+            "is the server running? (set --target or NEWSDEDUP_TARGET; a TLS server needs --tls-ca or --tls, "
+            "one that checks clients also --tls-cert and --tls-key)"
         )
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        return f"UNAUTHENTICATED: {details} (give the server's token with --token-file or NEWSDEDUP_TOKEN_FILE)"
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return (
             f"DEADLINE_EXCEEDED: newsdedup at {target} did not answer within {timeout:g} s "

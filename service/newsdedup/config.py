@@ -13,10 +13,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from newsdedup import credentials
+
 ENV_PREFIX = "NEWSDEDUP_"
 DEFAULT_PORT = 50051
 DURABILITY_MODES = ("full", "normal")
 WHEN_FULL_MODES = ("evict", "refuse")
+LOG_FORMATS = ("auto", "json", "text")
 # A story window beyond a century is no window; the bound also keeps microsecond arithmetic far from overflow.
 MAX_STORY_WINDOW_DAYS = 36_500.0
 
@@ -32,6 +35,18 @@ class Settings:
     host: str = _setting("127.0.0.1", "Address to listen on; 0.0.0.0 listens on every interface.")
     port: int = _setting(DEFAULT_PORT, "Port to listen on; 0 picks a free port (see --port-file).")
     port_file: str = _setting("", "Write the bound port to this file once the server is serving.")
+    tls_cert: str = _setting(
+        "", "PEM certificate chain the server presents; with --tls-key the server speaks TLS only. Empty: plaintext."
+    )
+    tls_key: str = _setting("", "PEM private key of --tls-cert, unencrypted (keep it readable by the server alone).")
+    tls_client_ca: str = _setting(
+        "", "PEM CA certificates; when set, every client must present a certificate they signed (mutual TLS)."
+    )
+    auth_token_file: str = _setting(
+        "",
+        "File holding a bearer token that every call but grpc.health.v1.Health must carry "
+        "(authorization: Bearer <token>), or get UNAUTHENTICATED. Empty: no token.",
+    )
     data_dir: str = _setting(
         "./newsdedup-data", "Directory of the SQLite store; an empty value keeps everything in memory only."
     )
@@ -122,6 +137,14 @@ class Settings:
         "service tell common words from story terms. 0 turns it off.",
     )
     log_level: str = _setting("INFO", "Logging level: DEBUG, INFO, WARNING or ERROR.")
+    log_format: str = _setting(
+        "auto",
+        "Log lines on stderr: 'json' (one JSON object per line), 'text' (for people), or 'auto': text when "
+        "stderr is a terminal, JSON otherwise.",
+    )
+    metrics_port: int = _setting(
+        0, "Port of the Prometheus metrics endpoint (http://host:port/metrics, on --host); 0 turns it off."
+    )
 
     def __post_init__(self) -> None:
         problems = list(self._problems())
@@ -131,6 +154,8 @@ class Settings:
     def _problems(self):
         if not 0 <= self.port <= 65535:
             yield f"port must be in 0..65535, got {self.port}"
+        yield from credentials.tls_problems(self.tls_cert, self.tls_key, self.tls_client_ca)
+        yield from credentials.token_problems(self.auth_token_file)
         if self.durability not in DURABILITY_MODES:
             yield f"durability must be one of {', '.join(DURABILITY_MODES)}, got {self.durability!r}"
         for name in (
@@ -196,6 +221,10 @@ class Settings:
             )
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             yield f"log_level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}"
+        if self.log_format not in LOG_FORMATS:
+            yield f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}"
+        if not 0 <= self.metrics_port <= 65535:
+            yield f"metrics_port must be in 0..65535 (0 turns the endpoint off), got {self.metrics_port}"
 
     @property
     def in_memory(self) -> bool:

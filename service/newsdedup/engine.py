@@ -215,6 +215,8 @@ class Engine:
         self._spans = stories.ClusterSpans()
         self._recurring = RecurringLines()
         self._article_count = self._store.article_count()
+        # Articles evicted since this engine started, by cause (a metric; a rolled-back write takes its own back).
+        self._evicted = {"retention": 0, "capacity": 0}
         self._lock = threading.Lock()
         self._page_tokens = PageTokens(self._page_token_key())
         self._rebuild()
@@ -613,8 +615,7 @@ class Engine:
         """Remove up to `limit` articles published before the retention window, oldest first."""
         if self.settings.retention_days:
             cutoff = now - round(self.settings.retention_days * _MICROS_PER_DAY)
-            for row in self._store.oldest(limit, published_before=cutoff):
-                self._remove(row, now, undo, removed)
+            self._evict(self._store.oldest(limit, published_before=cutoff), "retention", now, undo, removed)
 
     def _make_room(self, now: int, undo: Undo, removed: list[int]) -> None:
         """Before a new article goes in: at max_articles, evict the oldest published, or refuse (when_full)."""
@@ -627,8 +628,23 @@ class Engine:
                 f"takes no new article until some are deleted or expire (reads keep working)",
                 metadata={"max_articles": str(limit)},
             )
-        for row in self._store.oldest(self._article_count - limit + 1):
+        self._evict(self._store.oldest(self._article_count - limit + 1), "capacity", now, undo, removed)
+
+    def _evict(self, rows: Sequence[ArticleRow], cause: str, now: int, undo: Undo, removed: list[int]) -> None:
+        """Remove articles for `cause` (retention or capacity), counting them in evictions()."""
+        for row in rows:
             self._remove(row, now, undo, removed)
+            self._count_eviction(cause, 1)
+            undo.append(functools.partial(self._count_eviction, cause, -1))
+
+    def _count_eviction(self, cause: str, change: int) -> None:
+        self._evicted[cause] += change
+
+    def evictions(self) -> dict[str, int]:
+        """Articles evicted since this engine started, by cause: 'retention' (retention_days), 'capacity'
+        (max_articles). Read under the lock, so a write that is rolled back is never counted."""
+        with self._lock:
+            return dict(self._evicted)
 
     def _count_articles(self, change: int) -> None:
         self._article_count += change

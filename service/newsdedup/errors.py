@@ -5,8 +5,9 @@
      ├── NotFound                   an id that names nothing stored   -> NOT_FOUND
      ├── Conflict                   the id is taken by other content  -> ALREADY_EXISTS
      ├── StorageUnavailable         the store cannot be written now   -> UNAVAILABLE
-     └── IncompatibleData           the data dir was written with other
-                                    signature parameters (startup only)
+     ├── IncompatibleData           the data dir was written with other
+     │                              signature parameters (startup only)
+     └── Unauthenticated            no bearer token, or not the server's -> UNAUTHENTICATED
 
 Each error carries a `reason` (an UPPER_SNAKE_CASE constant, reported as the
 google.rpc.ErrorInfo reason) and optional `metadata` naming the values
@@ -75,3 +76,9 @@ class IncompatibleData(NewsdedupError):
     """The data directory was written with signature parameters other than the configured ones."""
 
     default_reason = "INCOMPATIBLE_DATA"
+
+
+class Unauthenticated(NewsdedupError):
+    """The call carries no bearer token (reason MISSING_TOKEN) or not the server's (INVALID_TOKEN)."""
+
+    default_reason = "INVALID_TOKEN"

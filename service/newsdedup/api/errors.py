@@ -28,6 +28,7 @@ from newsdedup.errors import (
     NewsdedupError,
     NotFound,
     StorageUnavailable,
+    Unauthenticated,
 )
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ STATUS_CODES: dict[type[NewsdedupError], grpc.StatusCode] = {
     DataCorrupted: grpc.StatusCode.DATA_LOSS,
     CapacityExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     DeadlineExceeded: grpc.StatusCode.DEADLINE_EXCEEDED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
 }
 
 

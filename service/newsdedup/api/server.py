@@ -3,7 +3,8 @@
 `NewsdedupServer` is what tests start in-process (port 0, then read `.port`);
 `serve()` is what `newsdedup serve` runs: it starts the server, reports
 SERVING to health checks, and on SIGTERM or SIGINT stops (`NewsdedupServer.stop`)
-and returns 0.
+and returns 0. TLS, mutual TLS and the bearer token (`auth.py`) are set up
+with the server, from the settings.
 
 Shutdown, in order:
 
@@ -38,12 +39,16 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from newsdedup import logs
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.errors import NewsdedupError
 from newsdedup.v1 import dedup_service_pb2 as pb
 
+from . import auth
 from .health import HealthService
+from .metrics import Metrics
+from .observability import ObservabilityInterceptor
 from .registration import add_dedup_service
 from .servicer import DedupServicer
 
@@ -65,11 +70,22 @@ class NewsdedupServer:
         self, settings: Settings, engine: Engine | None = None, sweep_every: float = RETENTION_SWEEP_SECONDS
     ) -> None:
         self.settings = settings
+        try:  # Settings checked these files; what is read here is what the server keeps
+            token_auth = auth.TokenAuth.from_file(settings.auth_token_file) if settings.auth_token_file else None
+            tls = auth.server_credentials(settings)
+        except (OSError, ValueError) as error:
+            raise StartupError(f"cannot read the TLS or token files: {error}") from error
         self.engine = engine or Engine(settings)
         limit = settings.max_message_bytes
         self._workers = futures.ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="rpc")
+        self.metrics = Metrics(self.engine)
+        # Observability first (outermost), so calls that later interceptors refuse are counted and logged too.
+        interceptors: list[grpc.ServerInterceptor] = [ObservabilityInterceptor(self.metrics)]
+        if token_auth is not None:
+            interceptors.append(token_auth)
         self._server = grpc.server(
             self._workers,
+            interceptors=interceptors,
             options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
             maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         )
@@ -81,12 +97,26 @@ class NewsdedupServer:
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self._server)
         try:
-            self.port = self._server.add_insecure_port(settings.address)
+            if tls is None:
+                self.port = self._server.add_insecure_port(settings.address)
+            else:
+                self.port = self._server.add_secure_port(settings.address, tls)
         except RuntimeError as error:
             self.engine.close()
             raise StartupError(
                 f"cannot listen on {settings.address}: {error} (is another server using the port?)"
             ) from error
+        self.metrics_port = 0  # the bound port of the metrics endpoint; 0 when there is none
+        if settings.metrics_port:
+            try:
+                self.metrics_port = self.metrics.serve_http(settings.host, settings.metrics_port)
+            except OSError as error:
+                self._server.stop(None)
+                self.engine.close()
+                raise StartupError(
+                    f"cannot serve metrics on {settings.host}:{settings.metrics_port}: {error} "
+                    "(is another process using the port? --metrics-port 0 turns the endpoint off)"
+                ) from error
 
     def start(self) -> None:
         self._server.start()
@@ -94,7 +124,15 @@ class NewsdedupServer:
             self._sweeper.start()
         for name in ("", SERVICE_NAME):
             self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("serving newsdedup on %s:%d (data: %s)", self.settings.host, self.port, self.engine_location)
+        log.info(
+            "serving newsdedup on %s:%d (%s; data: %s)",
+            self.settings.host,
+            self.port,
+            auth.describe(self.settings),
+            self.engine_location,
+        )
+        if self.metrics_port:
+            log.info("metrics on http://%s:%d/metrics", self.settings.host, self.metrics_port)
 
     @property
     def engine_location(self) -> str:
@@ -124,6 +162,7 @@ class NewsdedupServer:
             self._server.stop(None).wait()
         # A cancelled call's handler may still be running: let it return before its store goes.
         self._workers.shutdown(wait=True)
+        self.metrics.stop_http()  # before the store goes: a scrape reads the engine
         self.engine.close()
         log.info("drained and closed the store in %.1f s", time.monotonic() - started)
 
@@ -134,6 +173,7 @@ class NewsdedupServer:
                 while self.engine.evict_expired() and not self._stop_sweeping.is_set():
                     pass
             except NewsdedupError as error:  # a full disk, say: the next sweep tries again
+                self.metrics.error_reasons([error.reason])
                 log.warning("retention sweep failed: %s", error)
 
 
@@ -180,7 +220,7 @@ def _noted(signum: int, frame: object) -> None:
 
 def serve(settings: Settings) -> int:
     """Run the server until SIGTERM or SIGINT; returns the process exit code."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     try:
         server = NewsdedupServer(settings)
     except (NewsdedupError, StartupError) as error:
