@@ -26,8 +26,12 @@ Every status is counted per kind of call. The codes the API documents for
 this load (NOT_FOUND for a missing id, ALREADY_EXISTS for an id stored with
 another text) are expected; any other (INTERNAL, UNAVAILABLE,
 DEADLINE_EXCEEDED, ...) is unexpected, with the first examples kept. Every
-`--sample-every` seconds: the server's VmRSS, the store's size on disk, the
-article count (GetStats), and the calls and error codes so far.
+`--sample-every` seconds: the server's VmRSS, the memory its in-memory
+indexes hold (`newsdedup_index_memory_bytes`, scraped from its metrics
+endpoint), the store's size on disk, the article count (GetStats), and the
+calls and error codes so far. Every write takes a new sequence number, so with
+the pool's article count flat, a flat index memory is what shows that memory
+follows the articles held rather than those ever ingested.
 
 When the time is up the callers finish their call in flight and stop; then,
 through the API alone, the invariants:
@@ -57,9 +61,11 @@ import json
 import random
 import shlex
 import shutil
+import socket
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -69,8 +75,10 @@ from typing import Any
 import grpc
 import numpy as np
 from newsdedup.v1 import dedup_service_pb2 as pb
+from prometheus_client.parser import text_string_to_metric_families
 from service_load import (
     DEFAULT_DATA,
+    HOST,
     SERVER,
     Corpus,
     CpuClock,
@@ -220,6 +228,7 @@ class Load:
     server: Server
     pool: Pool
     until: float
+    metrics_port: int
     tally: Tally = field(default_factory=Tally)
     batch_articles: int = 0
 
@@ -275,11 +284,13 @@ class Load:
                         break
 
     async def sample(self, started: float) -> dict:
-        """One point of the series: RSS, store size, stored articles, and the calls and errors so far."""
+        """One point of the series: RSS, index memory, store size, stored articles, and the calls and errors so far."""
         reply = await self.tally.call("stats", self.server.stub().GetStats, pb.GetStatsRequest())
+        index_bytes = await asyncio.to_thread(scrape, self.metrics_port, "newsdedup_index_memory_bytes")
         return {
             "t": round(time.monotonic() - started, 1),
             "rss_mb": megabytes(self.server.memory()["rss_bytes"]),
+            "index_mb": megabytes(index_bytes),
             "store_mb": megabytes(directory_bytes(self.server.data_dir)),
             "articles": reply.article_count if reply is not None else None,
             "calls": sum(self.tally.calls().values()),
@@ -296,7 +307,8 @@ class Load:
             samples.append(point)
             unexpected = self.tally.unexpected_count()
             progress(
-                f"t={point['t']:.0f} s: RSS {point['rss_mb']} MB, store {point['store_mb']} MB, "
+                f"t={point['t']:.0f} s: RSS {point['rss_mb']} MB, index {point['index_mb']} MB, "
+                f"store {point['store_mb']} MB, "
                 f"{point['articles']} articles, {point['calls']:,} calls, errors {point['errors']} "
                 f"({unexpected} unexpected)"
             )
@@ -451,6 +463,24 @@ async def invariants(server: Server, pool: Pool, tally: Tally) -> dict[str, dict
 # --- the run
 
 
+def free_port() -> int:
+    """A loopback port free now, for the server's metrics endpoint (which has no --port-file of its own)."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def scrape(port: int, metric: str) -> float:
+    """The value of an unlabelled gauge on the server's metrics endpoint."""
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == metric:
+                return sample.value
+    raise ValueError(f"the metrics endpoint has no {metric}")
+
+
 def slope_per_minute(points: list[tuple[float, float]]) -> float | None:
     """Least-squares slope of (seconds, MB) points, in MB per minute."""
     if len(points) < 3:
@@ -474,13 +504,13 @@ def summary(tally: Tally, seconds: float) -> dict:
     return {"total": total, "per_second": round(total / seconds, 1), "by_kind": by_kind}
 
 
-async def run(options: argparse.Namespace, pool: Pool, server: Server) -> dict:
+async def run(options: argparse.Namespace, pool: Pool, server: Server, metrics_port: int) -> dict:
     progress(f"starting an empty server ({SERVER})")
     startup = await server.start()
     empty = server.memory()
     progress(f"serving after {startup:.1f} s, RSS {megabytes(empty['rss_bytes'])} MB; load for {options.duration} s")
     started = time.monotonic()
-    load = Load(server, pool, until=started + options.duration)
+    load = Load(server, pool, until=started + options.duration, metrics_port=metrics_port)
     samples: list[dict] = []
     clock = CpuClock(server).start()
     callers = [load.writer(random.Random(f"{options.seed}/writer/{i}")) for i in range(options.writers)]
@@ -508,6 +538,7 @@ async def run(options: argparse.Namespace, pool: Pool, server: Server) -> dict:
 
     expected, unexpected = load.tally.split_errors()
     series = [(s["t"], s["rss_mb"]) for s in samples]
+    index_series = [(s["t"], s["index_mb"]) for s in samples]
     stored = [s["articles"] for s in samples if s["articles"] is not None]
     second_half = [point for point in series if point[0] >= seconds / 2]
     ok = not unexpected and all(check["ok"] for check in checks.values())
@@ -553,6 +584,15 @@ async def run(options: argparse.Namespace, pool: Pool, server: Server) -> dict:
             "second_half_slope_mb_per_minute": slope_per_minute(second_half),
             "series": [[t, mb] for t, mb in series],
         },
+        "index_memory": {
+            "start_mb": index_series[0][1],
+            "end_mb": index_series[-1][1],
+            "peak_mb": max(mb for _, mb in index_series),
+            "second_half_slope_mb_per_minute": slope_per_minute(
+                [point for point in index_series if point[0] >= seconds / 2]
+            ),
+            "series": [[t, mb] for t, mb in index_series],
+        },
         "store_mb": {"start": samples[0]["store_mb"], "end": samples[-1]["store_mb"]},
         "articles_stored": {
             "min": min(stored, default=None),
@@ -589,9 +629,11 @@ def main(argv: list[str] | None = None) -> int:
     pool = Pool.build(corpus, options.ids, options.seed)
     work = Path(tempfile.mkdtemp(prefix="newsdedup-soak-"))
     (work / "data").mkdir()
-    server = Server(work / "data", work / "server.log", shlex.split(options.server_args))
+    metrics_port = free_port()
+    server_args = [*shlex.split(options.server_args), "--metrics-port", str(metrics_port)]
+    server = Server(work / "data", work / "server.log", server_args)
     try:
-        report = asyncio.run(run(options, pool, server))
+        report = asyncio.run(run(options, pool, server, metrics_port))
     except (ServerDied, grpc.aio.AioRpcError, OSError) as error:
         report_failure(error, server)
         return 1
