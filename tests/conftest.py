@@ -28,6 +28,8 @@ from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.v1 import dedup_service_pb2_grpc as pb_grpc
 
+from .redis_server import RedisServer
+
 SHARED_DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
 NEWSDEDUP = str(Path(sys.executable).with_name("newsdedup"))
 
@@ -167,3 +169,11 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     for server in started:
         if server.process is not None and server.process.poll() is None:
             server.kill()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real, empty redis-server on a free loopback port, stopped by its PID at the end of the test."""
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()

@@ -499,6 +499,10 @@ class RecurringLines:
         pairs = np.array(sorted(counts.items()), dtype=np.uint64).reshape(-1, 2)
         return pairs.astype("<u8").tobytes()
 
+    def drop(self, source: str) -> None:
+        """Forget everything counted for `source` (another replica forgot it to make room)."""
+        self._sources.pop(source, None)
+
     def load(self, source: str, exported: bytes) -> None:
         """Restore the counts of `source` from `export`, as the most recently observed source."""
         pairs = np.frombuffer(exported, dtype="<u8").reshape(-1, 2)

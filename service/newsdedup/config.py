@@ -19,6 +19,7 @@ ENV_PREFIX = "NEWSDEDUP_"
 DEFAULT_PORT = 50051
 DURABILITY_MODES = ("full", "normal")
 WHEN_FULL_MODES = ("evict", "refuse")
+STORE_SCHEMES = ("redis:", "rediss:", "unix:")
 LOG_FORMATS = ("auto", "json", "text")
 # A story window beyond a century is no window; the bound also keeps microsecond arithmetic far from overflow.
 MAX_STORY_WINDOW_DAYS = 36_500.0
@@ -49,6 +50,11 @@ class Settings:
     )
     data_dir: str = _setting(
         "./newsdedup-data", "Directory of the SQLite store; an empty value keeps everything in memory only."
+    )
+    store: str = _setting(
+        "",
+        "Shared state for several replicas: redis://host:port/db (rediss:// for TLS). Each replica keeps a full "
+        "copy in its data dir and in memory, and every write goes to Redis first. Empty: this server alone.",
     )
     durability: str = _setting(
         "full",
@@ -201,6 +207,8 @@ class Settings:
                 f"story_window_days must be more than 0 and at most {MAX_STORY_WINDOW_DAYS}, "
                 f"got {self.story_window_days}"
             )
+        if self.store and not self.store.startswith(STORE_SCHEMES):
+            yield f"store must be empty or a Redis URL (redis://host:port/db, rediss://, unix://), got {self.store!r}"
         if self.when_full not in WHEN_FULL_MODES:
             yield f"when_full must be one of {', '.join(WHEN_FULL_MODES)}, got {self.when_full!r}"
         if self.max_articles < 0:

@@ -35,11 +35,13 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 
 from newsdedup import stories, text
 from newsdedup.boilerplate import RecurringLines
+from newsdedup.changesets import Changeset
 from newsdedup.config import Settings
 from newsdedup.errors import (
     CapacityExhausted,
@@ -48,6 +50,7 @@ from newsdedup.errors import (
     InvalidArgument,
     NewsdedupError,
     NotFound,
+    StorageUnavailable,
 )
 from newsdedup.explanations import Side, explain
 from newsdedup.index import SignatureIndex
@@ -67,6 +70,8 @@ from newsdedup.models import (
     Verdict,
 )
 from newsdedup.pagination import PagePosition, PageTokens
+from newsdedup.replica import SharedCopy
+from newsdedup.shared import Behind, Stale
 from newsdedup.signatures import (
     SCHEME,
     Analysis,
@@ -113,6 +118,9 @@ _MICROS = 1_000_000
 _MICROS_PER_DAY = 86_400 * _MICROS
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Undo = list[Callable[[], None]]
+_T = TypeVar("_T")
+# With a shared store, how often a write is judged again because another replica committed first.
+WRITE_ATTEMPTS = 20
 
 
 def to_micros(moment: datetime) -> int:
@@ -197,29 +205,46 @@ class Engine:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._fingerprinter = Fingerprinter(settings.num_perm, settings.seed, settings.shingle_size)
         self._story_hasher = OnePermutationHasher(settings.story_num_perm, settings.seed)
-        self._store = Store.open(settings.data_dir, settings.durability, self._signature_parameters())
-        self._near = SignatureIndex(num_perm=settings.num_perm, lsh_threshold=settings.near_lsh_threshold)
+        # A copy of a shared state needs no fsync of its own: what is acknowledged is in Redis first.
+        durability = "normal" if settings.store else settings.durability
+        self._store = Store.open(settings.data_dir, durability, self._signature_parameters())
         # Four standard deviations of the MinHash estimate at the threshold (0.18 at 128 bins):
         # an estimate further from the threshold than this is on the wrong side once in 30,000 pairs.
         t = settings.near_threshold
         self._near_margin = 4 * math.sqrt(t * (1 - t) / settings.num_perm)
+        # Articles evicted since this engine started, by cause (a metric; a rolled-back write takes its own back).
+        self._evicted = {"retention": 0, "capacity": 0}
+        self._lock = threading.Lock()
+        self._shared: SharedCopy | None = None
+        if settings.store:
+            self._shared = SharedCopy(settings.store, self._store)
+            try:
+                self._shared.join(self._page_token_key().hex())
+            except BaseException:
+                self._shared.close()
+                self._store.close()
+                raise
+        self._page_tokens = PageTokens(self._page_token_key())
+        self._rebuild()
+        with self._current():  # the writes committed while the indexes were loading
+            pass
+
+    def _new_indexes(self) -> None:
+        """Empty in-memory indexes, for `_load_indexes` to fill."""
+        s = self.settings
+        self._near = SignatureIndex(num_perm=s.num_perm, lsh_threshold=s.near_lsh_threshold)
         self._story = SignatureIndex(
-            num_perm=settings.story_num_perm,
-            lsh_threshold=settings.story_lsh_threshold,
+            num_perm=s.story_num_perm,
+            lsh_threshold=s.story_lsh_threshold,
             weights=STORY_LSH_WEIGHTS,
             bucket_limit=STORY_BUCKET_LIMIT,
         )
-        self._terms = stories.TermStatistics(settings.term_prior_weight, settings.story_term_share)
-        self._centroids = stories.Centroids(self._load_centroid, settings.centroid_cache)
+        self._terms = stories.TermStatistics(s.term_prior_weight, s.story_term_share)
+        self._centroids = stories.Centroids(self._load_centroid, s.centroid_cache)
         self._memberships = stories.Memberships()
         self._spans = stories.ClusterSpans()
         self._recurring = RecurringLines()
         self._article_count = self._store.article_count()
-        # Articles evicted since this engine started, by cause (a metric; a rolled-back write takes its own back).
-        self._evicted = {"retention": 0, "capacity": 0}
-        self._lock = threading.Lock()
-        self._page_tokens = PageTokens(self._page_token_key())
-        self._rebuild()
 
     def _signature_parameters(self) -> dict[str, object]:
         """What stored signatures depend on; a store written with other values is refused."""
@@ -244,8 +269,9 @@ class Engine:
         return bytes.fromhex(key)
 
     def _rebuild(self) -> None:
-        """Load every stored article's signatures and terms into the in-memory indexes."""
+        """Load every stored article's signatures and terms into new in-memory indexes."""
         started = time.perf_counter()
+        self._new_indexes()
         with self._store.detecting_damage():
             self._load_indexes()
         log.info(
@@ -277,6 +303,88 @@ class Engine:
     def close(self) -> None:
         with self._lock:
             self._store.close()
+            if self._shared is not None:
+                self._shared.close()
+
+    # --- the shared state (--store redis://...)
+
+    @contextlib.contextmanager
+    def _current(self) -> Iterator[None]:
+        """Hold the lock, with this replica's copy caught up with every write committed anywhere before.
+
+        Without a shared store, only the lock.
+        """
+        with self._lock:
+            if self._shared is not None:
+                self._catch_up(self._shared)
+            yield
+
+    def _catch_up(self, shared: SharedCopy) -> None:
+        try:
+            for position, changeset in shared.changes():
+                self._apply_shared(changeset, position, shared)
+        except Behind:
+            log.warning("this replica fell behind the shared log; copying the shared state again")
+            shared.copy()
+            self._rebuild()
+
+    def _apply_shared(self, changeset: Changeset, position: str, shared: SharedCopy) -> None:
+        """Apply another replica's write: to the store, then to the in-memory indexes, as if made here."""
+        terms = changeset.rows("article_terms")
+        replaced = self._store.articles_with_terms(
+            [*terms.deleted_integers().tolist(), *terms.integers("seq").tolist()]
+        )
+        old_buckets = [self._store.term_buckets(seq) for seq in replaced]
+        with self._store.transaction(shipped=False):
+            self._store.replicate(changeset)
+            shared.applied(position)
+        shared.position = position
+        removed = changeset.rows("articles").deleted_integers()
+        for seq in removed.tolist():
+            self._near.remove(seq)
+            self._story.remove(seq)
+        self._memberships.forget(removed)
+        for buckets in old_buckets:
+            self._terms.remove(buckets)
+        for buckets in terms.uint32_arrays("term_buckets"):
+            self._terms.add(buckets)
+        signatures = changeset.rows("article_signatures")
+        near, story = signatures.uint32_arrays("near_signature"), signatures.uint32_arrays("story_signature")
+        for seq, near_signature, story_signature in zip(signatures.integers("seq").tolist(), near, story, strict=True):
+            if seq not in self._near:
+                self._near.insert(seq, near_signature)
+                self._story.insert(seq, story_signature)
+        articles = changeset.rows("articles")
+        self._memberships.assign(articles.integers("seq"), articles.integers("cluster_seq"))
+        clusters = changeset.rows("clusters")
+        spans = clusters.integers("first_published_at"), clusters.integers("last_published_at")
+        self._spans.set(clusters.integers("seq"), *spans)
+        gone = clusters.deleted_integers()
+        self._spans.set(gone, *(np.full(len(gone), end) for end in stories.UNKNOWN_SPAN))
+        for cluster in gone.tolist():
+            self._memberships.forget_cluster(cluster)
+        for cluster in [*clusters.integers("seq").tolist(), *gone.tolist()]:
+            self._centroids.drop(cluster)  # loaded again from the store when next needed
+        lines = changeset.rows("source_lines")
+        for source, counts in zip(lines.column("source"), lines.column("counts"), strict=True):
+            self._recurring.load(str(source), bytes(counts))  # type: ignore[call-overload]
+        for source in lines.deleted:
+            self._recurring.drop(str(source))
+        self._article_count = self._store.article_count()
+
+    def _writing(self, body: Callable[[Undo, list[int]], _T]) -> _T:
+        """Run `body` as one write (`_write`), under the lock; with a shared store, judged again on a copy
+        caught up anew when another replica committed first, up to WRITE_ATTEMPTS times."""
+        for _ in range(WRITE_ATTEMPTS):
+            with self._current():
+                try:
+                    with self._write() as (undo, removed):
+                        return body(undo, removed)
+                except Stale:
+                    continue
+        raise StorageUnavailable(
+            f"other replicas committed first {WRITE_ATTEMPTS} times in a row; nothing was stored, try again"
+        )
 
     def _now(self) -> int:
         return to_micros(self._clock())
@@ -313,7 +421,7 @@ class Engine:
         source; the stripping itself runs outside it.
         """
         sources = {article.source for article in articles if article.source}
-        with self._lock:
+        with self._current():
             learned = {source: self._recurring.learned(source) for source in sources}
         return [article_text(a.title, a.body, learned.get(a.source, frozenset())) for a in articles]
 
@@ -557,8 +665,9 @@ class Engine:
         """
         prepared = self._analyze_many(articles, id_required=True)
         analyses = [item for item in prepared if isinstance(item, Analysis)]
-        outcomes: list[ArticleResult | NewsdedupError] = []
-        with self._lock, self._write() as (undo, removed):
+
+        def write(undo: Undo, removed: list[int]) -> list[ArticleResult | NewsdedupError]:
+            outcomes: list[ArticleResult | NewsdedupError] = []
             now = self._now()
             self._evict_expired(now, EVICTIONS_PER_BATCH + len(articles), undo, removed)
             features = iter(self._story_features(analyses))
@@ -578,7 +687,9 @@ class Engine:
             ]
             self._learn_chrome(stored, undo)
             _check_deadline(deadline)
-        return outcomes
+            return outcomes
+
+        return self._writing(write)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[tuple[Undo, list[int]]]:
@@ -597,7 +708,11 @@ class Engine:
         except BaseException:
             for step in reversed(undo):
                 step()
+            if self._shared is not None:
+                self._shared.settle(committed=False)
             raise
+        if self._shared is not None:
+            self._shared.settle(committed=True)
         for seq in removed:
             self._near.remove(seq)
             self._story.remove(seq)
@@ -606,10 +721,12 @@ class Engine:
         """Evict up to `limit` articles past the retention window now (for a periodic sweep); returns how many."""
         if not self.settings.retention_days:
             return 0
-        with self._lock:
-            with self._write() as (undo, removed):
-                self._evict_expired(self._now(), limit, undo, removed)
+
+        def write(undo: Undo, removed: list[int]) -> int:
+            self._evict_expired(self._now(), limit, undo, removed)
             return len(removed)
+
+        return self._writing(write)
 
     def _evict_expired(self, now: int, limit: int, undo: Undo, removed: list[int]) -> None:
         """Remove up to `limit` articles published before the retention window, oldest first."""
@@ -837,7 +954,7 @@ class Engine:
         A cluster that does not exist yet is reported with an empty cluster_id.
         """
         analysis = self._analyze(article, id_required=False)
-        with self._lock:
+        with self._current():
             existing = self._store.article_by_id(article.id) if article.id else None
             if existing is not None:
                 return self._existing_result(existing, analysis)
@@ -875,7 +992,7 @@ class Engine:
         if article is not None:
             analysis = self._analyze(article, id_required=False)
             query_text = self._judged_texts([article])[0]
-            with self._lock:
+            with self._current():
                 features = self._story_features([analysis])[0]
                 published = self._published(article, self._now())
                 pending = analysis.terms.ids
@@ -884,7 +1001,7 @@ class Engine:
                 return self._explained(result.matches, query_text, assessment.salient, pending)
         if not article_id:
             raise InvalidArgument("give either article_id or article to search for", reason="MISSING_QUERY")
-        with self._lock:
+        with self._current():
             row = self._row(article_id)
             matches = self._stored_result(row, limit, min_similarity).matches
             salient = TermVector(*self._store.salient_terms([row.seq])[row.seq])
@@ -934,7 +1051,7 @@ class Engine:
     # --- articles
 
     def get_article(self, article_id: str) -> StoredArticle:
-        with self._lock:
+        with self._current():
             row = self._row(article_id)
             original = self._original_of(row)
             return StoredArticle(
@@ -953,11 +1070,12 @@ class Engine:
 
     def delete_article(self, article_id: str, deadline: float | None = None) -> None:
         """Remove an article; its cluster shrinks (or goes), and articles that duplicated it are judged again."""
-        with self._lock:
-            row = self._row(article_id)
-            with self._write() as (undo, removed):
-                self._remove(row, self._now(), undo, removed)
-                _check_deadline(deadline)
+
+        def write(undo: Undo, removed: list[int]) -> None:
+            self._remove(self._row(article_id), self._now(), undo, removed)
+            _check_deadline(deadline)
+
+        self._writing(write)
 
     def _remove(self, row: ArticleRow, now: int, undo: Undo, removed: list[int]) -> None:
         """Delete a stored article and update its cluster, the term counts, its source's learned chrome
@@ -1010,7 +1128,7 @@ class Engine:
     # --- clusters
 
     def get_cluster(self, *, cluster_id: str = "", article_id: str = "") -> ClusterView:
-        with self._lock:
+        with self._current():
             if article_id:
                 return self._cluster_view(self._row(article_id).cluster_seq)
             if not cluster_id:
@@ -1057,7 +1175,7 @@ class Engine:
         order = order or ClusterOrder.LARGEST
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = self._page_tokens.verify(page_token, order, min_size).after if page_token else None
-        with self._lock:
+        with self._current():
             rows = self._store.list_clusters(order, min_size, after, size + 1)
             page = [self._cluster_view(row.seq, row) for row in rows[:size]]
         next_token = ""
@@ -1074,7 +1192,7 @@ class Engine:
         analyses = [self._analyze(first, id_required=False), self._analyze(second, id_required=False)]
         texts = self._judged_texts([first, second])
         tokens = text.tokenize_batch(texts)
-        with self._lock:
+        with self._current():
             (first_salient, _), (second_salient, _) = self._story_features(analyses)
             story_similarity = stories.cosine(first_salient, second_salient, self._terms)
             weights = [vector.weights(self._terms) for vector in (first_salient, second_salient)]
@@ -1128,7 +1246,7 @@ class Engine:
             return sum(part.nbytes for part in parts)
 
     def stats(self) -> Stats:
-        with self._lock:
+        with self._current():
             counts = self._store.counts()
         return Stats(
             article_count=counts.articles,

@@ -26,13 +26,14 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xxhash
 
+from newsdedup.changesets import TABLES, ChangeCapture, Changeset, TableChanges
 from newsdedup.errors import DataCorrupted, IncompatibleData, NewsdedupError, StorageUnavailable
 from newsdedup.models import ClusterOrder, Verdict
 
@@ -242,6 +243,10 @@ class Store:
         self._db = connection
         self.location = location
         self._marked_open = False  # whether this run has marked the store open (see _check_after_a_crash)
+        # A copy of a shared state (shared.py): what each write changes is captured and handed to `on_commit`
+        # just before its commit, which fails the write if it raises.
+        self._capture: ChangeCapture | None = None
+        self.on_commit: Callable[[Changeset], None] | None = None
 
     @classmethod
     def open(cls, data_dir: str, durability: str, parameters: dict[str, object]) -> Store:
@@ -331,8 +336,12 @@ class Store:
         self._db.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Run the block as one transaction: all of it is committed, or none of it."""
+    def transaction(self, shipped: bool = True) -> Iterator[None]:
+        """Run the block as one transaction: all of it is committed, or none of it.
+
+        In a copy of a shared state, the changes are first handed to
+        `on_commit` (unless not `shipped`: another replica's, being applied).
+        """
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
@@ -340,6 +349,10 @@ class Store:
         try:
             changes = self._db.total_changes
             yield
+            if self._capture is not None:
+                changeset = self._capture.collect()
+                if changeset and shipped and self.on_commit is not None:
+                    self.on_commit(changeset)
             marking = not self._marked_open and self._db.total_changes != changes
             if marking:  # in the same commit as the first change of this run
                 self.set_meta("open", "1")
@@ -351,6 +364,44 @@ class Store:
             if isinstance(error, sqlite3.Error):
                 raise StorageUnavailable(f"the store refused a write, nothing was changed: {error}") from error
             raise
+
+    # --- a copy of a shared state (shared.py)
+
+    def capture_changes(self) -> None:
+        """From now on, capture what each write changes (for `on_commit`)."""
+        self._capture = ChangeCapture(self._db)
+
+    def replicate(self, changeset: Changeset) -> None:
+        """Apply another replica's changeset, inside the caller's transaction (`shipped=False`)."""
+        assert self._capture is not None, "capture_changes first"
+        self._capture.apply(changeset)
+
+    def clear_shared_tables(self) -> None:
+        """Delete every shared table's rows, before copying the shared state (inside the caller's transaction)."""
+        assert self._capture is not None, "capture_changes first"
+        self._capture.clear()
+
+    def put_rows(self, table: str, rows: Sequence[tuple[object, ...]]) -> None:
+        """Insert rows of a shared table, in this store's column order (inside the caller's transaction)."""
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            self._db.executemany(f"INSERT OR REPLACE INTO {table} VALUES ({marks})", rows)
+
+    def raise_sequences(self, sequences: dict[str, int]) -> None:
+        assert self._capture is not None, "capture_changes first"
+        self._capture.raise_sequences(sequences)
+
+    def sequences(self) -> dict[str, int]:
+        assert self._capture is not None, "capture_changes first"
+        return self._capture.sequences()
+
+    def table_pages(self, table: str, page: int = 1000) -> Iterator[TableChanges]:
+        """Every row of a shared table, `page` at a time, for creating the shared state from this copy."""
+        assert table in TABLES
+        cursor = self._db.execute(f"SELECT * FROM {table}")
+        columns = [description[0] for description in cursor.description]
+        while rows := cursor.fetchmany(page):
+            yield TableChanges(columns=columns, rows=rows)
 
     # --- metadata
 
@@ -427,6 +478,18 @@ class Store:
     def _salient(self, seq: int, ids: bytes, counts: bytes, checksum: int) -> tuple[np.ndarray, np.ndarray]:
         self._verify("salient terms", seq, checksum, ids, counts)
         return np.frombuffer(ids, dtype=np.uint64), np.frombuffer(counts, dtype=np.float64)
+
+    def articles_with_terms(self, seqs: Iterable[int]) -> list[int]:
+        """Which of these articles have their terms stored."""
+        seqs = list(seqs)
+        found: list[int] = []
+        for start in range(0, len(seqs), 500):
+            chunk = seqs[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found += [
+                seq for (seq,) in self._db.execute(f"SELECT seq FROM article_terms WHERE seq IN ({marks})", chunk)
+            ]
+        return found
 
     def term_buckets(self, seq: int) -> np.ndarray:
         blob, checksum = self._db.execute(

@@ -1,0 +1,263 @@
+"""The state that replicas share, in Redis: every table's rows, and the log of the changesets that made them.
+
+Several `newsdedup serve` processes started with one `--store redis://...`
+serve one state. Each keeps a full copy of it (its own SQLite store and
+in-memory indexes, as a single server does), so every read is answered
+locally; Redis holds what they share:
+
+- `{newsdedup}:t:<table>`: a hash per table of the store (articles with
+  their texts, signatures, salient terms, clusters, cluster aliases, learned
+  chrome): primary key -> the row, msgpack. A new replica copies these.
+- `{newsdedup}:log`: a stream of changesets (`changesets.Changeset`), one
+  per write, in commit order. Replicas read it to catch up.
+- `{newsdedup}:meta`: the signature parameters every replica must share, the
+  page-token key, the highest sequence numbers handed out, and an epoch (a
+  random id made when the state was created: a Redis that lost its data has
+  none, or another, and replicas refuse to carry on as if nothing happened).
+
+Writes are serialised across replicas optimistically. A replica catches up
+with the log, judges its articles against its copy, and commits with one Lua
+script that writes the rows and appends the changeset only if the log's last
+entry is still the one it caught up to; otherwise nothing is written and the
+replica catches up and judges again (`Stale`). So every write sees every write
+committed before it, as with a single server: merges of the same clusters by
+two replicas at once end as one merge, and an article ingested through one
+replica is a duplicate when its copy reaches another a moment later.
+
+Every key carries the hash tag `{newsdedup}`, so all of them live in one slot
+and the script runs on Redis Cluster as on a single Redis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+from collections.abc import Iterator
+
+import redis
+
+from newsdedup.changesets import TABLES, Changeset, Row, TableChanges, packed, unpacked
+from newsdedup.errors import IncompatibleData, StorageUnavailable
+
+PREFIX = "{newsdedup}"
+LOG = f"{PREFIX}:log"
+META = f"{PREFIX}:meta"
+TABLE_KEYS = [f"{PREFIX}:t:{table}" for table in TABLES]
+# The log keeps about this many changesets (one per write); a replica further behind copies the tables anew.
+LOG_LENGTH = 100_000
+# Entries read per round trip when catching up, and rows per HSCAN page when copying the tables.
+_PAGE = 1000
+# How long a replica waits for another to finish putting its copy into an empty Redis.
+SEED_WAIT_SECONDS = 120.0
+_NO_ENTRY = "0-0"
+
+# KEYS: the log, meta, then the table hashes in TABLES order.
+# ARGV: epoch, the log entry the writer caught up to, the log's length, the changeset, then for each table
+# (TABLES order) the number of rows put, their (field, row) pairs, the number of keys deleted, those keys.
+_COMMIT = """
+if redis.call('HGET', KEYS[2], 'epoch') ~= ARGV[1] then return {-1, ''} end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local head = '0-0'
+if #last > 0 then head = last[1][1] end
+if head ~= ARGV[2] then return {0, head} end
+local i = 5
+for t = 3, #KEYS do
+  local puts = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, puts do redis.call('HSET', KEYS[t], ARGV[i], ARGV[i + 1]); i = i + 2 end
+  local deletes = tonumber(ARGV[i]); i = i + 1
+  for _ = 1, deletes do redis.call('HDEL', KEYS[t], ARGV[i]); i = i + 1 end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'c', ARGV[4])
+return {1, id}
+"""
+
+
+class Stale(Exception):
+    """Another replica committed since this one caught up: catch up and judge the write again."""
+
+
+class Behind(Exception):
+    """The log no longer holds this replica's position: it must copy the tables anew."""
+
+
+class SharedState:
+    """One connection to the shared state in Redis (see the module docstring)."""
+
+    def __init__(self, url: str, parameters: str) -> None:
+        """`parameters`: the store's signature parameters (JSON); a Redis holding others is refused."""
+        self.url = url
+        self.parameters = parameters
+        try:
+            self._redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        except ValueError as error:
+            raise StorageUnavailable(f"cannot use the shared store {url!r}: {error}") from error
+        self._commit = self._redis.register_script(_COMMIT)
+        self.epoch = ""
+
+    def close(self) -> None:
+        self._redis.close()
+
+    @contextlib.contextmanager
+    def _reaching(self, doing: str) -> Iterator[None]:
+        """Redis unreachable, restarting or loading its data: StorageUnavailable, saying so."""
+        try:
+            yield
+        except redis.RedisError as error:
+            raise StorageUnavailable(
+                f"the shared store (Redis at {self.url}) failed while {doing}: {error}; nothing was changed"
+            ) from error
+
+    # --- joining
+
+    def claim(self) -> bool:
+        """Whether this replica creates the shared state (Redis holds none yet) and must put its copy in."""
+        with self._reaching("joining the shared state"):
+            epoch = secrets.token_hex(16)
+            if self._redis.hsetnx(META, "epoch", epoch):
+                self.epoch = epoch
+                return True
+            return False
+
+    def _check_parameters(self) -> None:
+        stored = self._wait_for("parameters")
+        if stored != self.parameters:
+            raise IncompatibleData(
+                f"the shared store at {self.url} holds articles signed with parameters {stored}, but this "
+                f"server is configured with {self.parameters}: start it with the same settings as the other "
+                f"replicas, or point it at another Redis",
+                metadata={"stored": stored, "configured": self.parameters},
+            )
+
+    def _wait_for(self, field: str) -> str:
+        """A field of meta that the replica creating the state writes last; waits while it is being created."""
+        waited_until = time.monotonic() + SEED_WAIT_SECONDS
+        while (value := self._redis.hget(META, field)) is None:
+            if time.monotonic() > waited_until:
+                raise StorageUnavailable(
+                    f"the shared store at {self.url} has been being created by another replica for over "
+                    f"{SEED_WAIT_SECONDS:.0f} s; if that replica died, delete the keys {PREFIX}:* and start again"
+                )
+            time.sleep(0.1)
+        return _text(value)
+
+    def put_rows(self, table: str, changes: TableChanges) -> None:
+        """Put rows of this replica's copy into the shared state, while creating it (after `claim` said so)."""
+        hash_key = TABLE_KEYS[list(TABLES).index(table)]
+        with self._reaching("creating the shared state"):
+            pipe = self._redis.pipeline(transaction=False)
+            for row in changes.rows:
+                pipe.hset(hash_key, str(changes.key_of(row, table)), packed(row))
+            pipe.execute()
+
+    def finish_creating(self, sequences: dict[str, int], page_token_key: str) -> str:
+        """Open the shared state to the other replicas, once every row is in; returns the log position."""
+        with self._reaching("creating the shared state"):
+            position = self._redis.xadd(LOG, {"c": Changeset(sequences=sequences).encode()})
+            for name, seq in sequences.items():
+                self._redis.hset(META, f"seq:{name}", seq)
+            self._redis.hset(META, "page_token_key", page_token_key)
+            self._redis.hset(META, "parameters", self.parameters)  # last: the others wait for it
+        return _text(position)
+
+    def start_copy(self) -> tuple[str, str]:
+        """Before copying the tables: (the log position to catch up from afterwards, the page-token key).
+
+        Writes go on while the tables are copied; replaying the log from this
+        position over the copy makes it exact, since a changeset sets rows to
+        their final values.
+        """
+        self.join()
+        with self._reaching("copying the shared state"):
+            return self._head(), self._wait_for("page_token_key")
+
+    def join(self) -> str:
+        """Join the shared state another replica created; returns its epoch."""
+        with self._reaching("joining the shared state"):
+            self.epoch = self._wait_for("epoch")
+            self._check_parameters()
+        return self.epoch
+
+    def holds(self, position: str) -> bool:
+        """Whether the log still holds the entry at `position` (a replica at it can catch up from the log)."""
+        with self._reaching("joining the shared state"):
+            return bool(self._redis.xrange(LOG, position, position))
+
+    def table_rows(self, table: str) -> Iterator[list[Row]]:
+        """The rows of one shared table, a page at a time."""
+        hash_key = TABLE_KEYS[list(TABLES).index(table)]
+        with self._reaching("copying the shared state"):
+            page: list[Row] = []
+            for _, row in self._redis.hscan_iter(hash_key, count=_PAGE):
+                page.append(unpacked(row))
+                if len(page) == _PAGE:
+                    yield page
+                    page = []
+            yield page
+
+    def sequences(self) -> dict[str, int]:
+        """The highest sequence numbers handed out, by table."""
+        with self._reaching("copying the shared state"):
+            meta = self._redis.hgetall(META)
+        fields = {_text(key): value for key, value in meta.items()}
+        return {key[4:]: int(value) for key, value in fields.items() if key.startswith("seq:")}
+
+    def _head(self) -> str:
+        last: list = self._redis.xrevrange(LOG, count=1)  # type: ignore[assignment]
+        return _text(last[0][0]) if last else _NO_ENTRY
+
+    # --- catching up and committing
+
+    def changes_since(self, position: str) -> Iterator[tuple[str, Changeset]]:
+        """The changesets committed after `position`, in order, with their positions.
+
+        Raises Behind if the log no longer holds `position`, and
+        StorageUnavailable if Redis lost the shared state (its epoch changed).
+        """
+        with self._reaching("catching up with the other replicas"):
+            while True:
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.hget(META, "epoch")
+                pipe.xrange(LOG, position, position)
+                pipe.xrange(LOG, f"({position}", count=_PAGE)
+                epoch, here, entries = pipe.execute()
+                self._check_epoch(epoch)
+                if not here:
+                    raise Behind(position)
+                for entry_id, fields in entries:
+                    position = entry_id.decode()
+                    yield position, Changeset.decode(fields[b"c"])
+                if len(entries) < _PAGE:
+                    return
+
+    def _check_epoch(self, epoch: bytes | None) -> None:
+        if epoch is None or epoch.decode() != self.epoch:
+            raise StorageUnavailable(
+                f"the shared store at {self.url} lost its data (its epoch is {epoch!r}, this replica joined "
+                f"{self.epoch!r}): restore Redis from its append-only file, or restart the replicas so that "
+                f"the first one started puts its copy back"
+            )
+
+    def commit(self, changeset: Changeset, position: str) -> str:
+        """Commit a changeset made on top of `position`; returns its own position. Raises Stale if another
+        replica committed since, and StorageUnavailable (nothing written) if Redis cannot be reached."""
+        args: list[bytes | str | int] = [self.epoch, position, LOG_LENGTH, changeset.encode()]
+        for table in TABLES:
+            changes = changeset.rows(table)
+            args.append(len(changes.rows))
+            for row in changes.rows:
+                args += [str(changes.key_of(row, table)), packed(row)]
+            args.append(len(changes.deleted))
+            args += [str(key) for key in changes.deleted]
+        with self._reaching("committing a write"):
+            status, result = self._commit(keys=[LOG, META, *TABLE_KEYS], args=args)
+        if status == -1:
+            self._check_epoch(None)
+        if status == 0:
+            raise Stale(result.decode())
+        return result.decode()
+
+
+def _text(value: bytes | str) -> str:
+    """A reply of redis-py (bytes, as the client does not decode: rows are binary) as text."""
+    return value.decode() if isinstance(value, bytes) else value

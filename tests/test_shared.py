@@ -1,0 +1,203 @@
+"""Replicas sharing one state in Redis (--store redis://): engines in this process, a real redis-server."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from newsdedup.changesets import Changeset
+from newsdedup.config import Settings
+from newsdedup.engine import Engine
+from newsdedup.errors import Conflict, IncompatibleData, NotFound, StorageUnavailable
+from newsdedup.models import ArticleInput, Verdict
+from newsdedup.shared import SharedState, Stale
+
+from .articles import edited_copy, invented_words, story_text
+from .redis_server import RedisServer
+
+WORDS = invented_words(7, 4_000)
+
+
+def story(seed: int, article_id: str | None = None) -> ArticleInput:
+    return ArticleInput(id=article_id or f"story-{seed}", title=f"Story {seed}", body=story_text(WORDS, seed))
+
+
+@pytest.fixture
+def replica(redis_server: RedisServer, tmp_path: Path) -> Iterator[Callable[..., Engine]]:
+    """Start engines on the shared store (memory-only copies unless a data dir is given); closed at the end."""
+    started: list[Engine] = []
+
+    def start(data_dir: str = "", **settings: object) -> Engine:
+        engine = Engine(Settings(data_dir=data_dir, store=redis_server.url).replace(**settings))
+        started.append(engine)
+        return engine
+
+    yield start
+    for engine in started:
+        engine.close()
+
+
+def state(engine: Engine, ids: list[str]) -> dict[str, tuple]:
+    """What a replica says of each article: verdict, original, cluster and its members; absent ones as None."""
+    seen: dict[str, tuple | None] = {}
+    for article_id in ids:
+        try:
+            stored = engine.get_article(article_id)
+        except NotFound:
+            seen[article_id] = None
+            continue
+        cluster = engine.get_cluster(cluster_id=stored.cluster_id)
+        seen[article_id] = (stored.verdict, stored.duplicate_of, stored.cluster_id, tuple(cluster.article_ids))
+    return seen
+
+
+def test_a_copy_ingested_through_another_replica_is_a_duplicate(replica) -> None:
+    """A stores an article; a moment later B judges its exact and edited copies against it."""
+    first, second = replica(), replica()
+    original = ArticleInput(id="wire", title="Allies weigh post-war force", body=story_text(WORDS, 1))
+    first.ingest(original)
+    exact = second.ingest(ArticleInput(id="copy", title=original.title, body=original.body))
+    assert (exact.verdict, exact.duplicate_of) == (Verdict.EXACT_DUPLICATE, "wire")
+    title, body = edited_copy(original.body)
+    near = second.ingest(ArticleInput(id="rewrite", title=title, body=body))
+    assert (near.verdict, near.duplicate_of) == (Verdict.NEAR_DUPLICATE, "wire")
+    assert state(first, ["wire", "copy", "rewrite"]) == state(second, ["wire", "copy", "rewrite"])
+
+
+def test_ingest_is_idempotent_across_replicas_and_conflicts_are_seen_everywhere(replica) -> None:
+    first, second = replica(), replica()
+    first.ingest(story(1, "a"))
+    assert second.ingest(story(1, "a")).already_ingested
+    with pytest.raises(Conflict):
+        second.ingest(story(2, "a"))
+    assert first.stats().article_count == second.stats().article_count == 1
+
+
+def test_deletions_and_evictions_reach_every_replica(replica) -> None:
+    """B deletes what A stored; with max_articles, A's evictions are gone from B too, clusters and counts alike."""
+    first, second = replica(max_articles=5), replica(max_articles=5)
+    for seed in range(4):
+        first.ingest(story(seed))
+    second.delete_article("story-0")
+    with pytest.raises(NotFound):
+        first.get_article("story-0")
+    for seed in range(4, 9):
+        first.ingest(story(seed))
+    ids = [f"story-{seed}" for seed in range(9)]
+    assert state(first, ids) == state(second, ids)
+    assert [article_id for article_id, seen in state(second, ids).items() if seen] == ids[4:]
+    searched = second.search_similar(article=ArticleInput(id="", body=story_text(WORDS, 2)), max_results=5)
+    assert "story-2" not in [match.article_id for match in searched]
+
+
+def test_concurrent_writers_on_two_replicas_end_in_one_state(replica, ecbplus) -> None:
+    """Four threads ingest and delete overlapping ECB+ articles through two replicas at once: writes
+    interleave, some are judged again, and both replicas, and a third that copies the state afterwards,
+    say the same of every article; cluster sizes add up."""
+    first, second = replica(), replica()
+    docs = ecbplus[:160]
+    errors: list[BaseException] = []
+
+    def writer(engine: Engine, part: int) -> None:
+        try:
+            for i, doc in enumerate(docs[part::2]):
+                article = ArticleInput(id=doc["doc_id"], body=doc["text"])
+                if i % 5 == 4:
+                    engine.ingest_many([article, ArticleInput(id=doc["doc_id"] + "-copy", body=doc["text"])])
+                else:
+                    engine.ingest(article)
+                if i % 7 == 6:
+                    with contextlib.suppress(NotFound):  # the other replica's thread on this part deleted it first
+                        engine.delete_article(doc["doc_id"])
+        except BaseException as error:  # noqa: BLE001 - reported by the test thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(engine, part)) for engine in (first, second) for part in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    ids = [doc["doc_id"] + suffix for doc in docs for suffix in ("", "-copy")]
+    seen = state(first, ids)
+    assert seen == state(second, ids) == state(replica(), ids)
+    stored = [article_id for article_id, entry in seen.items() if entry is not None]
+    clusters = {entry[2]: entry[3] for entry in seen.values() if entry is not None}
+    assert sorted(member for members in clusters.values() for member in members) == sorted(stored)
+    assert first.stats().article_count == second.stats().article_count == len(stored)
+
+
+def test_a_replica_restarted_with_its_data_dir_catches_up_from_the_log(replica, tmp_path: Path) -> None:
+    data_dir = str(tmp_path / "replica")
+    first, other = replica(data_dir), replica()
+    first.ingest(story(1))
+    first.close()
+    other.ingest(story(2))
+    other.delete_article("story-1")
+    again = replica(data_dir)
+    assert state(again, ["story-1", "story-2"]) == state(other, ["story-1", "story-2"])
+    assert again.stats().article_count == 1
+
+
+def test_the_first_replica_puts_its_existing_store_into_an_empty_redis(redis_server, tmp_path: Path) -> None:
+    """A server that ran alone keeps its articles when it first starts with --store: they become the shared state."""
+    data_dir = str(tmp_path / "alone")
+    alone = Engine(Settings(data_dir=data_dir))
+    alone.ingest(story(1))
+    alone.close()
+    shared = Engine(Settings(data_dir=data_dir, store=redis_server.url))
+    joined = Engine(Settings(data_dir="", store=redis_server.url))
+    try:
+        assert joined.get_article("story-1").id == "story-1"
+        assert joined.ingest(story(1, "copy")).duplicate_of == "story-1"
+        assert shared.get_article("copy").verdict == Verdict.EXACT_DUPLICATE
+    finally:
+        shared.close()
+        joined.close()
+
+
+def test_redis_going_away_fails_calls_with_storage_unavailable_until_it_is_back(replica, redis_server) -> None:
+    """Calls fail cleanly while Redis is down, nothing half-written; once it restarts (same append-only file),
+    the same engine carries on without a restart."""
+    engine = replica()
+    engine.ingest(story(1))
+    redis_server.stop()
+    with pytest.raises(StorageUnavailable, match="Redis"):
+        engine.ingest(story(2))
+    with pytest.raises(StorageUnavailable):
+        engine.get_article("story-1")
+    redis_server.start()
+    assert engine.ingest(story(2)).verdict == Verdict.UNIQUE
+    assert engine.stats().article_count == 2
+
+
+def test_a_redis_that_lost_its_data_is_refused(replica, redis_server) -> None:
+    """A Redis emptied under the replicas (no persistence, a restart) is not mistaken for an empty state."""
+    engine = replica()
+    engine.ingest(story(1))
+    redis_server.client().flushall()
+    with pytest.raises(StorageUnavailable, match="lost its data"):
+        engine.ingest(story(2))
+
+
+def test_a_replica_with_other_signature_parameters_is_refused(replica) -> None:
+    replica()
+    with pytest.raises(IncompatibleData, match="same settings"):
+        replica(num_perm=64)
+
+
+def test_a_commit_on_top_of_an_old_position_is_stale_and_writes_nothing(replica, redis_server) -> None:
+    """The optimistic check: a changeset made before another replica's commit is refused whole."""
+    engine = replica()
+    shared = SharedState(redis_server.url, engine._store.get_meta("parameters") or "")
+    shared.join()
+    position = shared._head()
+    engine.ingest(story(1))  # another replica commits
+    before = redis_server.client().hlen("{newsdedup}:t:articles")
+    with pytest.raises(Stale):
+        shared.commit(Changeset(), position)
+    assert redis_server.client().hlen("{newsdedup}:t:articles") == before == 1
+    shared.close()
