@@ -51,9 +51,10 @@ class RedisServer:
             try:
                 if client.ping():
                     return self
-            except redis.RedisError:
+            except redis.RedisError as error:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start: {(self.directory / 'redis.log').read_text()}")
+                    log = (self.directory / "redis.log").read_text()
+                    raise RuntimeError(f"redis-server did not start: {log}") from error
                 time.sleep(0.05)
             finally:
                 client.close()

@@ -112,7 +112,7 @@ def test_concurrent_writers_on_two_replicas_end_in_one_state(replica, ecbplus) -
                 if i % 7 == 6:
                     with contextlib.suppress(NotFound):  # the other replica's thread on this part deleted it first
                         engine.delete_article(doc["doc_id"])
-        except BaseException as error:  # noqa: BLE001 - reported by the test thread
+        except BaseException as error:  # reported by the test thread
             errors.append(error)
 
     threads = [threading.Thread(target=writer, args=(engine, part)) for engine in (first, second) for part in (0, 1)]
