@@ -201,3 +201,20 @@ def test_a_commit_on_top_of_an_old_position_is_stale_and_writes_nothing(replica,
         shared.commit(Changeset(), position)
     assert redis_server.client().hlen("{newsdedup}:t:articles") == before == 1
     shared.close()
+
+
+def test_a_replica_the_trimmed_log_left_behind_copies_the_state_again(replica, redis_server) -> None:
+    """When the log no longer holds what a replica missed (trimmed by age while it was idle), the gap shows
+    and the replica copies the tables anew instead of carrying on without those writes."""
+    first, second = replica(), replica()
+    first.ingest(story(1))
+    second.get_article("story-1")  # caught up
+    for seed in (2, 3, 4):
+        first.ingest(story(seed))
+    first.delete_article("story-1")
+    redis_server.client().xtrim("{newsdedup}:log", maxlen=1)  # keeps only the newest write
+    ids = [f"story-{seed}" for seed in range(1, 5)]
+    assert state(second, ids) == state(first, ids)
+    assert second.stats().article_count == 3
+    second.ingest(story(5))  # and writes on from the copy
+    assert first.get_article("story-5").verdict == Verdict.UNIQUE

@@ -44,8 +44,10 @@ PREFIX = "{newsdedup}"
 LOG = f"{PREFIX}:log"
 META = f"{PREFIX}:meta"
 TABLE_KEYS = [f"{PREFIX}:t:{table}" for table in TABLES]
-# The log keeps about this many changesets (one per write); a replica further behind copies the tables anew.
-LOG_LENGTH = 100_000
+# The log keeps about the last this many minutes of changesets (trimmed by age, since a changeset holds its
+# articles' texts and a count of entries says nothing of their size); a replica further behind copies the
+# tables anew. At 500 articles/s of 10 KB each, ten minutes of log take about 3 GB of Redis memory.
+LOG_MINUTES = 10
 # Entries read per round trip when catching up, and rows per HSCAN page when copying the tables.
 _PAGE = 1000
 # How long a replica waits for another to finish putting its copy into an empty Redis.
@@ -53,7 +55,7 @@ SEED_WAIT_SECONDS = 120.0
 _NO_ENTRY = "0-0"
 
 # KEYS: the log, meta, then the table hashes in TABLES order.
-# ARGV: epoch, the log entry the writer caught up to, the log's length, the changeset, then for each table
+# ARGV: epoch, the log entry the writer caught up to, the log's age in ms, the changeset, then for each table
 # (TABLES order) the number of rows put, their (field, row) pairs, the number of keys deleted, those keys.
 _COMMIT = """
 if redis.call('HGET', KEYS[2], 'epoch') ~= ARGV[1] then return {-1, ''} end
@@ -68,7 +70,9 @@ for t = 3, #KEYS do
   local deletes = tonumber(ARGV[i]); i = i + 1
   for _ = 1, deletes do redis.call('HDEL', KEYS[t], ARGV[i]); i = i + 1 end
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'c', ARGV[4])
+local now = redis.call('TIME')
+local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
+local id = redis.call('XADD', KEYS[1], 'MINID', '~', oldest, '*', 'p', head, 'c', ARGV[4])
 return {1, id}
 """
 
@@ -153,7 +157,7 @@ class SharedState:
     def finish_creating(self, sequences: dict[str, int], page_token_key: str) -> str:
         """Open the shared state to the other replicas, once every row is in; returns the log position."""
         with self._reaching("creating the shared state"):
-            position = self._redis.xadd(LOG, {"c": Changeset(sequences=sequences).encode()})
+            position = self._redis.xadd(LOG, {"p": _NO_ENTRY, "c": Changeset(sequences=sequences).encode()})
             for name, seq in sequences.items():
                 self._redis.hset(META, f"seq:{name}", seq)
             self._redis.hset(META, "page_token_key", page_token_key)
@@ -179,9 +183,12 @@ class SharedState:
         return self.epoch
 
     def holds(self, position: str) -> bool:
-        """Whether the log still holds the entry at `position` (a replica at it can catch up from the log)."""
+        """Whether a replica at `position` can catch up from the log: the log holds what followed it."""
         with self._reaching("joining the shared state"):
-            return bool(self._redis.xrange(LOG, position, position))
+            following: list = self._redis.xrange(LOG, f"({position}", count=1)  # type: ignore[assignment]
+            if following:
+                return _text(following[0][1][b"p"]) == position
+            return self._head() == position
 
     def table_rows(self, table: str) -> Iterator[list[Row]]:
         """The rows of one shared table, a page at a time."""
@@ -211,21 +218,22 @@ class SharedState:
     def changes_since(self, position: str) -> Iterator[tuple[str, Changeset]]:
         """The changesets committed after `position`, in order, with their positions.
 
-        Raises Behind if the log no longer holds `position`, and
-        StorageUnavailable if Redis lost the shared state (its epoch changed).
+        Each entry names the one it was committed on top of, so a gap (the
+        log trimmed past `position` while this replica was away) shows:
+        Behind. StorageUnavailable if Redis lost the shared state (its epoch
+        changed).
         """
         with self._reaching("catching up with the other replicas"):
             while True:
                 pipe = self._redis.pipeline(transaction=False)
                 pipe.hget(META, "epoch")
-                pipe.xrange(LOG, position, position)
                 pipe.xrange(LOG, f"({position}", count=_PAGE)
-                epoch, here, entries = pipe.execute()
+                epoch, entries = pipe.execute()
                 self._check_epoch(epoch)
-                if not here:
-                    raise Behind(position)
                 for entry_id, fields in entries:
-                    position = entry_id.decode()
+                    if _text(fields[b"p"]) != position:
+                        raise Behind(position)
+                    position = _text(entry_id)
                     yield position, Changeset.decode(fields[b"c"])
                 if len(entries) < _PAGE:
                     return
@@ -241,7 +249,7 @@ class SharedState:
     def commit(self, changeset: Changeset, position: str) -> str:
         """Commit a changeset made on top of `position`; returns its own position. Raises Stale if another
         replica committed since, and StorageUnavailable (nothing written) if Redis cannot be reached."""
-        args: list[bytes | str | int] = [self.epoch, position, LOG_LENGTH, changeset.encode()]
+        args: list[bytes | str | int] = [self.epoch, position, LOG_MINUTES * 60_000, changeset.encode()]
         for table in TABLES:
             changes = changeset.rows(table)
             args.append(len(changes.rows))
