@@ -91,6 +91,9 @@ def test_deletions_and_evictions_reach_every_replica(replica) -> None:
     assert [article_id for article_id, seen in state(second, ids).items() if seen] == ids[4:]
     searched = second.search_similar(article=ArticleInput(id="", body=story_text(WORDS, 2)), max_results=5)
     assert "story-2" not in [match.article_id for match in searched]
+    second.ingest(story(9))  # B counts what A stored: it is full too, and evicts the oldest
+    assert first.stats().article_count == second.stats().article_count == 5
+    assert state(first, ["story-4"]) == {"story-4": None}
 
 
 def test_concurrent_writers_on_two_replicas_end_in_one_state(replica, ecbplus) -> None:

@@ -335,10 +335,14 @@ class Engine:
             [*terms.deleted_integers().tolist(), *terms.integers("seq").tolist()]
         )
         old_buckets = [self._store.term_buckets(seq) for seq in replaced]
+        articles = changeset.rows("articles")
+        touched = [*articles.deleted_integers().tolist(), *articles.integers("seq").tolist()]
+        stored_before = len(self._store.articles_by_seq(touched))
         with self._store.transaction(shipped=False):
             self._store.replicate(changeset)
             shared.applied(position)
         shared.position = position
+        self._article_count += len(self._store.articles_by_seq(touched)) - stored_before
         removed = changeset.rows("articles").deleted_integers()
         for seq in removed.tolist():
             self._near.remove(seq)
@@ -354,7 +358,6 @@ class Engine:
             if seq not in self._near:
                 self._near.insert(seq, near_signature)
                 self._story.insert(seq, story_signature)
-        articles = changeset.rows("articles")
         self._memberships.assign(articles.integers("seq"), articles.integers("cluster_seq"))
         clusters = changeset.rows("clusters")
         spans = clusters.integers("first_published_at"), clusters.integers("last_published_at")
@@ -370,7 +373,6 @@ class Engine:
             self._recurring.load(str(source), bytes(counts))  # type: ignore[call-overload]
         for source in lines.deleted:
             self._recurring.drop(str(source))
-        self._article_count = self._store.article_count()
 
     def _writing(self, body: Callable[[Undo, list[int]], _T]) -> _T:
         """Run `body` as one write (`_write`), under the lock; with a shared store, judged again on a copy
