@@ -108,6 +108,14 @@ class _Call:
                 if len(self._article_ids) < MAX_LOGGED_IDS:
                     self._article_ids.append(article_id)
 
+    def received(self, context: grpc.ServicerContext, request: Any, request_streaming: bool) -> Any:
+        """Begin the call with what it received: one request, noted now, or a stream noted as it is read."""
+        self.begin(context)
+        if request_streaming:
+            return self.requests(request)
+        self.note_request(request)
+        return request
+
     def requests(self, requests: Iterator[Any]) -> Iterator[Any]:
         for request in requests:
             self.note_request(request)
@@ -230,12 +238,8 @@ def _observed(handler: grpc.RpcMethodHandler, call: _Call) -> grpc.RpcMethodHand
 
 def _unary(behaviour: Callable[..., Any], call: _Call, request_streaming: bool) -> Callable[..., Any]:
     def observed(request: Any, context: grpc.ServicerContext) -> Any:
-        call.begin(context)
+        request = call.received(context, request, request_streaming)
         try:
-            if request_streaming:
-                request = call.requests(request)
-            else:
-                call.note_request(request)
             response = behaviour(request, context)
             call.note_response(response)
         except BaseException:
@@ -252,12 +256,8 @@ def _streaming(behaviour: Callable[..., Any], call: _Call, request_streaming: bo
         return _non_blocking(behaviour, call)
 
     def observed(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        call.begin(context)
+        request = call.received(context, request, request_streaming)
         try:
-            if request_streaming:
-                request = call.requests(request)
-            else:
-                call.note_request(request)
             for response in behaviour(request, context):
                 call.note_response(response)
                 yield response
