@@ -64,22 +64,31 @@ def test_saved_puts_rows_back_across_a_move_of_the_window() -> None:
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.booleans(), st.lists(st.integers(0, 5000), min_size=1, max_size=20), st.integers(-5, 5)),
+        st.tuples(
+            st.sampled_from(["put", "drop", "undone"]),
+            st.lists(st.integers(0, 5000), min_size=1, max_size=20),
+            st.integers(-5, 5),
+        ),
         max_size=60,
     )
 )
-def test_reads_agree_with_a_dict_whatever_is_put_and_dropped(operations: list) -> None:
-    """Any sequence of puts and drops reads back exactly as a plain dict of the same changes does."""
+def test_reads_agree_with_a_dict_whatever_is_put_dropped_or_undone(operations: list) -> None:
+    """Any sequence of puts, drops, and puts undone through `saved` reads back exactly as a plain dict does."""
     rows = SeqRows(np.int64(-1))
     model: dict[int, int] = {}
-    for is_put, seqs, value in operations:
-        if is_put:
+    for operation, seqs, value in operations:
+        if operation == "put":
             rows.put(np.array(seqs), value)
             model.update(dict.fromkeys(seqs, value))
-        else:
+        elif operation == "drop":
             rows.drop(np.array(seqs))
             for seq in seqs:
                 model.pop(seq, None)
+        else:
+            undo = rows.saved(np.array(seqs))
+            rows.put(np.array(seqs), value)
+            rows.drop(np.array(seqs[::2]))
+            undo()
         probe = np.arange(0, 5002)
         assert rows.get(probe).tolist() == [model.get(seq, -1) for seq in probe.tolist()]
         assert len(rows) == len(model)

@@ -14,6 +14,7 @@ Not thread-safe: the engine holds its lock around every call.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -83,6 +84,20 @@ class SeqRows:
                     rows[i] = row
         return rows
 
+    def row(self, seq: int) -> np.ndarray:
+        """The row of one number (the default if it holds none); not a copy."""
+        return self._one(seq)[1]
+
+    def _one(self, seq: int) -> tuple[bool, np.ndarray]:
+        """(whether `seq` holds a row, its row): the one-number case, which most changes are, without arrays."""
+        offset = seq - self._base
+        if offset < 0:
+            row = self._stragglers.get(seq)
+            return (False, self._default) if row is None else (True, row)
+        if offset < len(self._held) and self._held[offset]:
+            return True, self._values[offset]
+        return False, self._default
+
     def put(self, seqs: np.ndarray, rows: np.ndarray | int) -> None:
         """Set the row of each number (rows broadcast against the numbers, as in numpy assignment)."""
         seqs = np.asarray(seqs, dtype=np.int64)
@@ -91,6 +106,9 @@ class SeqRows:
         if seqs.min() < 0:
             raise ValueError("sequence numbers are never negative")
         rows = np.broadcast_to(np.asarray(rows, dtype=self._default.dtype), (len(seqs), *self._default.shape))
+        if len(seqs) == 1:
+            self._put_one(int(seqs[0]), rows[0])
+            return
         self._make_room(int(seqs.max()))
         offsets, inside, below = self._offsets(seqs)
         for i in np.flatnonzero(below).tolist():
@@ -102,8 +120,26 @@ class SeqRows:
         self._values[placed] = rows[inside]
         self._held[placed] = True
 
+    def _put_one(self, seq: int, row: np.ndarray) -> None:
+        self._make_room(seq)  # a cut never reaches `seq` itself, the highest number asked for
+        offset = seq - self._base
+        if offset < 0:
+            self._count += seq not in self._stragglers
+            self._stragglers[seq] = row.copy()
+            return
+        if not self._held[offset]:
+            self._count += 1
+            self._held[offset] = True
+        self._values[offset] = row
+
     def drop(self, seqs: np.ndarray) -> None:
         """Forget the rows of these numbers (they read as the default again); numbers holding none are ignored."""
+        seqs = np.asarray(seqs, dtype=np.int64)
+        if len(seqs) == 0:
+            return
+        if len(seqs) == 1:
+            self._drop_one(int(seqs[0]))
+            return
         offsets, inside, below = self._offsets(seqs)
         for i in np.flatnonzero(below).tolist():
             self._count -= self._stragglers.pop(int(offsets[i]) + self._base, None) is not None
@@ -113,9 +149,23 @@ class SeqRows:
         self._held[placed] = False
         self._values[placed] = self._default
 
+    def _drop_one(self, seq: int) -> None:
+        offset = seq - self._base
+        if offset < 0:
+            self._count -= self._stragglers.pop(seq, None) is not None
+        elif offset < len(self._held) and self._held[offset]:
+            self._count -= 1
+            self._held[offset] = False
+            self._values[offset] = self._default
+
     def saved(self, seqs: np.ndarray) -> Callable[[], None]:
         """A function that puts these numbers' rows back as they are now: the undo of a change to them."""
         seqs = np.array(seqs, dtype=np.int64)
+        if len(seqs) == 1:
+            seq = int(seqs[0])
+            was_held, row = self._one(seq)
+            row = row.copy()
+            return functools.partial(self._put_one, seq, row) if was_held else functools.partial(self._drop_one, seq)
         held, rows = self.held(seqs), self.get(seqs)
 
         def restore() -> None:

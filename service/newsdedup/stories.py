@@ -484,8 +484,11 @@ class ClusterSpans:
         spans = np.column_stack((np.broadcast_to(first, len(clusters)), np.broadcast_to(last, len(clusters))))
         known = (spans != UNKNOWN_SPAN).any(axis=1)
         undo = self._spans.saved(clusters)
-        self._spans.put(clusters[known], spans[known])
-        self._spans.drop(clusters[~known])
+        if known.all():
+            self._spans.put(clusters, spans)
+        else:
+            self._spans.put(clusters[known], spans[known])
+            self._spans.drop(clusters[~known])
         return undo
 
     def widen(self, cluster: int, first: int, last: int) -> Callable[[], None]:
@@ -495,7 +498,7 @@ class ClusterSpans:
 
     def span(self, cluster: int) -> tuple[int, int]:
         """(first, last) of a cluster (UNKNOWN_SPAN for one never recorded)."""
-        first, last = self._spans.get(np.array([cluster]))[0].tolist()
+        first, last = self._spans.row(cluster).tolist()
         return first, last
 
     def reach(self, clusters: np.ndarray, published: int, window: int) -> np.ndarray:
