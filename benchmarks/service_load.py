@@ -2,7 +2,7 @@
 
     python benchmarks/service_load.py [--sizes 10000] [--batch 500] [--callers 2] [--check-callers 8]
         [--checks 2000] [--probe 5000] [--seed 0] [--data ../shared/data] [--data-dir DIR]
-        [--server-args "--durability normal"]
+        [--server-args "--durability normal"] [--store sqlite|redis|both]
 
 Starts `newsdedup serve` (the one beside this Python) on 127.0.0.1 as a
 separate process with an empty data directory, and drives it over gRPC with
@@ -47,8 +47,19 @@ sentence dropped, three words changed, a byline added) and 2% exact copies.
 Article j is a pure function of (seed, j), so a duplicate regenerates its
 original instead of keeping it.
 
+`--store` says which store the server keeps its articles in: `sqlite` (the
+default) is the embedded store; `redis` is the shared store of replicas
+(`newsdedup serve --store redis://...`) on a redis-server this program starts
+on a free loopback port with a temporary folder, an append-only file fsynced
+once a second (`appendfsync everysec`) and no snapshots; `both` runs the whole
+benchmark against each in turn, on the same corpus, and reports both side by
+side with the redis/sqlite ratios of ingest rates and check latencies. With
+Redis, the CPU columns include redis-server's, and the memory section its
+memory and file sizes.
+
 The data directory is a temporary one, removed at the end, unless `--data-dir`
-names one (it must be empty or absent; it is kept, with the server's log).
+names one (it must be empty or absent; it is kept, with the server's log; with
+`--store both`, each store's in a folder of its own inside it).
 The server's log goes to a file; if the server dies, its tail is printed and
 the exit status is 1. Progress goes to stderr; one JSON object to stdout.
 """
@@ -82,6 +93,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from newsdedup.v1 import dedup_service_pb2 as pb
 from newsdedup.v1 import dedup_service_pb2_grpc as pb_grpc
+from redis_process import RedisProcess
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 SERVER = Path(sys.executable).parent / "newsdedup"
@@ -96,6 +108,9 @@ DUPLICATE_LAG = 1000.0  # mean distance back to the article a duplicate copies
 EPOCH = 1_767_225_600  # 2026-01-01T00:00:00Z; article j is published EPOCH + 2 j seconds
 WARMUP_CHECKS = 40
 BATCH_TIMEOUT, CHECK_TIMEOUT = 600.0, 60.0
+STORES = ("sqlite", "redis")
+# Redis's default; a deployment that must not lose the last second on a crash of the Redis host runs "always".
+REDIS_APPENDFSYNC = "everysec"
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“‘'(])")
 CAPITALISED = re.compile(r"\b([A-Z][a-z]{2,})\b")
 SYLLABLES = [
@@ -397,6 +412,7 @@ class CpuClock:
     wall: float = 0.0
     server_cpu: float = 0.0
     client_cpu: float = 0.0
+    redis_cpu: float = 0.0
 
     @staticmethod
     def own() -> float:
@@ -405,24 +421,33 @@ class CpuClock:
 
     def start(self) -> CpuClock:
         self.wall, self.server_cpu, self.client_cpu = time.perf_counter(), self.server.cpu_seconds(), self.own()
+        if self.server.redis is not None:
+            self.redis_cpu = self.server.redis.cpu_seconds()
         return self
 
     def read(self) -> dict[str, float]:
         wall = time.perf_counter() - self.wall
-        return {
+        cores = {
             "server_cpu_cores": round((self.server.cpu_seconds() - self.server_cpu) / wall, 2),
             "client_cpu_cores": round((self.own() - self.client_cpu) / wall, 2),
         }
+        if self.server.redis is not None:
+            cores["redis_cpu_cores"] = round((self.server.redis.cpu_seconds() - self.redis_cpu) / wall, 2)
+        return cores
 
 
 class Server:
-    """One `newsdedup serve` process on 127.0.0.1, its port read from --port-file."""
+    """One `newsdedup serve` process on 127.0.0.1, its port read from --port-file; with `redis`, its shared
+    store (passed as --store)."""
 
-    def __init__(self, data_dir: Path, log_path: Path, extra_args: Sequence[str]) -> None:
+    def __init__(
+        self, data_dir: Path, log_path: Path, extra_args: Sequence[str], redis: RedisProcess | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.log_path = log_path
         self.port_file = log_path.with_name("server.port")
-        self.extra_args = list(extra_args)
+        self.extra_args = list(extra_args) + (["--store", redis.url] if redis is not None else [])
+        self.redis = redis
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.channel: grpc.aio.Channel | None = None
@@ -710,6 +735,16 @@ async def stats(server: Server) -> dict[str, int]:
     }
 
 
+def redis_memory(redis: RedisProcess) -> dict[str, float]:
+    """The shared store's side of the memory figures: what Redis holds, and its append-only file."""
+    memory = redis.memory()
+    return {
+        "used_memory_mb": megabytes(memory["used_memory_bytes"]),
+        "rss_mb": megabytes(memory["rss_bytes"]),
+        "files_mb": megabytes(memory["files_bytes"]),
+    }
+
+
 def megabytes(value: float) -> float:
     return round(value / 2**20, 1)
 
@@ -779,6 +814,7 @@ async def measure_size(
             "rss_mb_after_restart": megabytes(reloaded["rss_bytes"]),
             "rss_bytes_per_article_after_restart": round((reloaded["rss_bytes"] - empty_rss) / counts["articles"], 1),
             "store_mb": megabytes(directory_bytes(server.data_dir)),
+            **({"redis": redis_memory(server.redis)} if server.redis is not None else {}),
         },
         "check": checks,
         "restart": {
@@ -830,20 +866,36 @@ def code_version() -> dict:
     return version
 
 
-def targets(sizes: dict[int, dict]) -> dict:
-    def at(size: int, read: Callable[[dict], float | None]) -> dict:
+def best_probe(result: dict) -> float | None:
+    """A size's ingest rate at ~N: the better of its probes (else the rate over its last 10%)."""
+    rates = [p["articles_per_second"] for k, p in result["ingest"]["phases"].items() if k.startswith("probe")]
+    return max(rates) if rates else result["ingest"]["last_10_percent_articles_per_second"]
+
+
+def p99(result: dict) -> float | None:
+    return result["check"]["p99_ms"]
+
+
+# A figure of one size's result, for the targets and the comparison of stores.
+Reading = Callable[[dict], float | None]
+
+
+def target_rows(sizes: dict[int, dict], rows: dict[str, tuple[str, str, Reading, int]]) -> dict:
+    """Each target: where it is measured, the target, its value at its size and at every size measured."""
+
+    def at(size: int, read: Reading) -> dict:
         return {"size": size, "value": read(sizes[size]) if size in sizes else None}
 
-    def by_size(read: Callable[[dict], float | None]) -> dict[str, float | None]:
+    def by_size(read: Reading) -> dict[str, float | None]:
         return {str(size): read(result) for size, result in sizes.items()}
 
-    def best_probe(result: dict) -> float | None:
-        rates = [p["articles_per_second"] for k, p in result["ingest"]["phases"].items() if k.startswith("probe")]
-        return max(rates) if rates else result["ingest"]["last_10_percent_articles_per_second"]
+    return {
+        name: {"where": where, "target": target, **at(size, read), "by_size": by_size(read)}
+        for name, (where, target, read, size) in rows.items()
+    }
 
-    def p99(result: dict) -> float | None:
-        return result["check"]["p99_ms"]
 
+def targets(sizes: dict[int, dict]) -> dict:
     def floor_p99(result: dict) -> float | None:
         return result["check"]["transport_floor"]["p99_ms"]
 
@@ -853,7 +905,7 @@ def targets(sizes: dict[int, dict]) -> dict:
     def startup(result: dict) -> float:
         return result["restart"]["startup_seconds"]
 
-    rows = {
+    rows: dict[str, tuple[str, str, Reading, int]] = {
         "ingest_articles_per_second": (
             "at 100k, the better of the 1- and 2-caller probes",
             ">= 2000",
@@ -865,14 +917,64 @@ def targets(sizes: dict[int, dict]) -> dict:
         "rss_bytes_per_article": ("at 1M", "<= 2560", per_article, 1_000_000),
         "startup_seconds": ("at 1M", "<= 60", startup, 1_000_000),
     }
+    return target_rows(sizes, rows)
+
+
+def shared_store_targets(sizes: dict[int, dict]) -> dict:
+    """The shared store's targets (issue 7), through one replica on a local Redis."""
+    rows: dict[str, tuple[str, str, Reading, int]] = {
+        "ingest_articles_per_second": (
+            "at 100k, BatchIngestArticles, the better of the 1- and 2-caller probes",
+            ">= 1500",
+            best_probe,
+            100_000,
+        ),
+        "check_p99_ms_8_callers": ("at 100k", "<= 10", p99, 100_000),
+    }
+    return target_rows(sizes, rows)
+
+
+# The figures compared between stores, size by size.
+COMPARED: dict[str, Reading] = {
+    "ingest_articles_per_second": lambda result: result["ingest"]["articles_per_second"],
+    "ingest_best_probe_articles_per_second": best_probe,
+    "check_p50_ms": lambda result: result["check"]["p50_ms"],
+    "check_p99_ms": p99,
+    "checks_per_second": lambda result: result["check"]["checks_per_second"],
+    "server_rss_mb": lambda result: result["memory"]["rss_mb"],
+    "startup_seconds": lambda result: result["restart"]["startup_seconds"],
+}
+
+
+def side_by_side(reports: dict[str, dict]) -> dict:
+    """The reports of both stores, and for every size the compared figures with their redis/sqlite ratio."""
+    sqlite, redis = reports["sqlite"], reports["redis"]
+
+    def ratio(value: float | None, base: float | None) -> float | None:
+        return round(value / base, 2) if value is not None and base else None
+
+    comparison = {}
+    for size, base in sqlite["sizes"].items():
+        shared = redis["sizes"][size]
+        comparison[size] = {
+            name: {"sqlite": read(base), "redis": read(shared), "redis_vs_sqlite": ratio(read(shared), read(base))}
+            for name, read in COMPARED.items()
+        }
     return {
-        name: {"where": where, "target": target, **at(size, read), "by_size": by_size(read)}
-        for name, (where, target, read, size) in rows.items()
+        "benchmark": "service_load",
+        "stores": list(reports),
+        "machine": sqlite["machine"],
+        "redis": redis["server"]["redis"],
+        "redis_vs_sqlite": comparison,
+        "shared_store_targets": redis["shared_store_targets"],
+        "reports": reports,
+        "total_seconds": round(sum(report["total_seconds"] for report in reports.values()), 1),
     }
 
 
 async def run(options: argparse.Namespace, corpus: Corpus, server: Server) -> dict:
-    progress(f"starting an empty server ({SERVER})")
+    store = "sqlite" if server.redis is None else "redis"
+    progress(f"starting an empty server ({SERVER}), store: {store}")
     startup_empty = await server.start()
     empty = server.memory()
     progress(f"empty server: serving after {startup_empty:.1f} s, RSS {megabytes(empty['rss_bytes'])} MB")
@@ -883,10 +985,13 @@ async def run(options: argparse.Namespace, corpus: Corpus, server: Server) -> di
         results[size] = await measure_size(server, corpus, stored, size, options, empty["rss_bytes"])
         stored = size
     await server.stop()
+    shared = {} if server.redis is None else {"shared_store_targets": shared_store_targets(results)}
+    redis = {} if server.redis is None else {"redis": server.redis.info()}
     return {
         "benchmark": "service_load",
+        "store": store,
         "machine": machine(),
-        "server": {"command": f"{SERVER} serve", "extra_args": server.extra_args, **code_version()},
+        "server": {"command": f"{SERVER} serve", "extra_args": server.extra_args, **redis, **code_version()},
         "settings": {
             "sizes": options.sizes,
             "batch": options.batch,
@@ -911,6 +1016,7 @@ async def run(options: argparse.Namespace, corpus: Corpus, server: Server) -> di
         },
         "sizes": {str(size): result for size, result in results.items()},
         "targets": targets(results),
+        **shared,
         "total_seconds": round(time.perf_counter() - began, 1),
     }
 
@@ -947,6 +1053,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
     parser.add_argument("--data-dir", type=Path, help="keep the server's data (and log) here; empty or absent")
     parser.add_argument("--server-args", default="", help='extra `newsdedup serve` flags, e.g. "--workers 4"')
+    parser.add_argument(
+        "--store",
+        choices=(*STORES, "both"),
+        default="sqlite",
+        help="the embedded SQLite store, the shared store on a redis-server started for the run, or both in turn",
+    )
     options = parser.parse_args(argv)
     for name in ("batch", "callers", "check_callers", "checks"):
         if getattr(options, name) < 1:
@@ -955,24 +1067,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"--data-dir {options.data_dir} is not empty: the benchmark starts from an empty index")
     if not SERVER.exists():
         sys.exit(f"{SERVER} not found: install the project into this environment (pip install -e .)")
+    stores = STORES if options.store == "both" else (options.store,)
+    if "redis" in stores and shutil.which("redis-server") is None:
+        sys.exit("redis-server not found: --store redis needs it (Debian: apt-get install redis-server)")
     corpus = Corpus.load(options.data.resolve(), options.seed)
     work = Path(tempfile.mkdtemp(prefix="newsdedup-load-"))
-    data_dir = options.data_dir.resolve() if options.data_dir else work / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = Server(data_dir, work / "server.log", shlex.split(options.server_args))
+    reports = {}
     try:
-        report = asyncio.run(run(options, corpus, server))
-    except (ServerDied, grpc.aio.AioRpcError, OSError) as error:
-        report_failure(error, server)
-        return 1
+        for store in stores:
+            # Kept with --data-dir: the store's own folder in it when there are two.
+            kept = options.data_dir.resolve() if options.data_dir else None
+            folder = kept / store if kept and len(stores) > 1 else kept
+            report = run_store(store, options, corpus, work / store, folder)
+            if report is None:
+                return 1
+            reports[store] = report
     finally:
-        server.kill()
-        if options.data_dir and server.log_path.exists():
-            shutil.copy(server.log_path, data_dir / "server.log")
         shutil.rmtree(work, ignore_errors=True)
-    json.dump(report, sys.stdout, indent=2)
+    json.dump(reports[stores[0]] if len(stores) == 1 else side_by_side(reports), sys.stdout, indent=2)
     print()
     return 0
+
+
+def run_store(store: str, options: argparse.Namespace, corpus: Corpus, work: Path, kept: Path | None) -> dict | None:
+    """The whole benchmark against one store, in `work` (or `kept`, left in place); None if it failed.
+
+    The SQLite store's data directory is `kept` itself (as before there were
+    two stores); with Redis, `kept` holds the replica's data directory and
+    Redis's folder side by side.
+    """
+    folder = kept or work
+    if store == "sqlite":
+        data_dir = kept or work / "data"
+        redis = None
+    else:
+        data_dir = folder / "replica"
+        redis = RedisProcess(folder / "redis", REDIS_APPENDFSYNC)
+    work.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = Server(data_dir, work / "server.log", shlex.split(options.server_args), redis)
+    try:
+        if redis is not None:
+            redis.start()
+            progress(
+                f"redis-server {redis.info()['version']} on {redis.url}: append-only file with appendfsync "
+                f"{REDIS_APPENDFSYNC} (fsynced once a second: a crash of the host can lose the last second), "
+                f"no snapshots"
+            )
+        return asyncio.run(run(options, corpus, server))
+    except (ServerDied, grpc.aio.AioRpcError, OSError, RuntimeError) as error:
+        report_failure(error, server)
+        if redis is not None:
+            print(f"redis-server's log:\n{redis.log_tail()}", file=sys.stderr)
+        return None
+    finally:
+        server.kill()
+        if redis is not None:
+            redis.stop()
+        if kept and server.log_path.exists():
+            shutil.copy(server.log_path, folder / "server.log")
 
 
 if __name__ == "__main__":

@@ -174,6 +174,6 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A real, empty redis-server on a free loopback port, stopped by its PID at the end of the test."""
-    server = RedisServer(tmp_path / "redis").start()
+    server = RedisServer(tmp_path / "redis", appendfsync="always").start()
     yield server
     server.stop()

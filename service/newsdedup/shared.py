@@ -103,13 +103,13 @@ class SharedState:
         self._redis.close()
 
     @contextlib.contextmanager
-    def _reaching(self, doing: str) -> Iterator[None]:
+    def _reaching(self, doing: str, outcome: str = "nothing was changed") -> Iterator[None]:
         """Redis unreachable, restarting or loading its data: StorageUnavailable, saying so."""
         try:
             yield
         except redis.RedisError as error:
             raise StorageUnavailable(
-                f"the shared store (Redis at {self.url}) failed while {doing}: {error}; nothing was changed"
+                f"the shared store (Redis at {self.url}) failed while {doing}: {error}; {outcome}"
             ) from error
 
     # --- joining
@@ -220,16 +220,21 @@ class SharedState:
 
         Each entry names the one it was committed on top of, so a gap (the
         log trimmed past `position` while this replica was away) shows:
-        Behind. StorageUnavailable if Redis lost the shared state (its epoch
-        changed).
+        Behind. So does a log that ends before `position`: Redis restored
+        from an older append-only file, or a failover that lost the last
+        writes, which this replica has and Redis no longer. StorageUnavailable
+        if Redis lost the shared state altogether (its epoch changed).
         """
         with self._reaching("catching up with the other replicas"):
             while True:
                 pipe = self._redis.pipeline(transaction=False)
                 pipe.hget(META, "epoch")
                 pipe.xrange(LOG, f"({position}", count=_PAGE)
-                epoch, entries = pipe.execute()
+                pipe.xrevrange(LOG, count=1)
+                epoch, entries, last = pipe.execute()
                 self._check_epoch(epoch)
+                if not entries and last and _order(_text(last[0][0])) < _order(position):
+                    raise Behind(position)
                 for entry_id, fields in entries:
                     if _text(fields[b"p"]) != position:
                         raise Behind(position)
@@ -257,13 +262,20 @@ class SharedState:
                 args += [str(changes.key_of(row, table)), packed(row)]
             args.append(len(changes.deleted))
             args += [str(key) for key in changes.deleted]
-        with self._reaching("committing a write"):
+        # A reply lost on the way back leaves a committed write unacknowledged; sending it again is safe.
+        with self._reaching("committing a write", "it may or may not have been stored: sending it again is safe"):
             status, result = self._commit(keys=[LOG, META, *TABLE_KEYS], args=args)
         if status == -1:
             self._check_epoch(None)
         if status == 0:
             raise Stale(result.decode())
         return result.decode()
+
+
+def _order(position: str) -> tuple[int, int]:
+    """A stream entry id ("milliseconds-sequence") as something that compares in log order."""
+    milliseconds, _, sequence = position.partition("-")
+    return int(milliseconds), int(sequence or 0)
 
 
 def _text(value: bytes | str) -> str:

@@ -1,0 +1,124 @@
+"""A redis-server of the benchmark's own: a free loopback port, a data folder, stopped by its PID.
+
+For the benchmarks that measure the shared store (`newsdedup serve --store
+redis://...`). The tests have their own starter (tests/redis_server.py); a
+benchmark does not import from tests/, and wants other settings: an
+append-only file fsynced once a second (`appendfsync everysec`, Redis's
+default, what a deployment that accepts losing the last second on a crash of
+the Redis host would run) rather than on every write.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+READY_SECONDS = 30.0
+APPENDFSYNC = ("always", "everysec", "no")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RedisProcess:
+    """One redis-server on 127.0.0.1 with its append-only file in `directory`."""
+
+    def __init__(self, directory: Path, appendfsync: str = "everysec") -> None:
+        if appendfsync not in APPENDFSYNC:
+            raise ValueError(f"appendfsync must be one of {', '.join(APPENDFSYNC)}, got {appendfsync!r}")
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise FileNotFoundError("redis-server is not installed (Debian: apt-get install redis-server)")
+        self.binary = binary
+        self.directory = directory
+        self.appendfsync = appendfsync
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "redis.log"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10)
+
+    def start(self) -> RedisProcess:
+        """Start it and wait until it answers PING."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
+        command += ["--save", "", "--appendonly", "yes", "--appendfsync", self.appendfsync]
+        command += ["--protected-mode", "yes", "--logfile", str(self.log_path)]
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + READY_SECONDS
+        client = self.client()
+        try:
+            while True:
+                try:
+                    if client.ping():
+                        return self
+                except redis.RedisError:
+                    if self.process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"redis-server did not start:\n{self.log_tail()}") from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """SIGTERM (Redis finishes its append-only file), waited for; SIGKILL if it does not exit."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def info(self) -> dict:
+        """What the JSON says of this Redis: version, persistence settings, port."""
+        with self.client() as client:
+            server = client.info("server")
+        return {
+            "version": server["redis_version"],
+            "appendonly": "yes",
+            "appendfsync": self.appendfsync,
+            "save": "",
+            "url": self.url,
+        }
+
+    def memory(self) -> dict[str, int]:
+        """Redis's own count of the memory its data uses, its RSS, and the size of its files on disk."""
+        assert self.process is not None
+        with self.client() as client:
+            used = client.info("memory")["used_memory"]
+        with open(f"/proc/{self.process.pid}/status") as status:
+            rss = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+        files = sum(
+            path.stat().st_size for path in self.directory.rglob("*") if path.is_file() and path != self.log_path
+        )
+        return {"used_memory_bytes": int(used), "rss_bytes": rss, "files_bytes": files}
+
+    def cpu_seconds(self) -> float:
+        assert self.process is not None
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            parts = stat.read().rpartition(")")[2].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError as error:
+            return f"(no log: {error})"
