@@ -221,3 +221,24 @@ def test_a_replica_the_trimmed_log_left_behind_copies_the_state_again(replica, r
     assert second.stats().article_count == 3
     second.ingest(story(5))  # and writes on from the copy
     assert first.get_article("story-5").verdict == Verdict.UNIQUE
+
+
+def test_a_write_redis_took_but_the_local_commit_lost_comes_back_through_the_log(replica) -> None:
+    """The local commit fails after Redis took the write (a full local disk, say): the caller gets the error,
+    the replica's memory is rolled back, and the write comes back through the log like another replica's."""
+    engine, other = replica(), replica()
+    ship = engine._store.on_commit
+    assert ship is not None
+
+    def ship_then_fail(changeset: Changeset) -> None:
+        ship(changeset)
+        raise StorageUnavailable("the local disk is full (injected)")
+
+    engine._store.on_commit = ship_then_fail
+    with pytest.raises(StorageUnavailable, match="injected"):
+        engine.ingest(story(1))
+    engine._store.on_commit = ship
+    assert engine.ingest(story(1)).already_ingested
+    assert engine.stats().article_count == other.stats().article_count == 1
+    assert state(engine, ["story-1"]) == state(other, ["story-1"])
+    assert engine.ingest(story(1, "copy")).duplicate_of == "story-1"
