@@ -312,16 +312,33 @@ class Engine:
     def _current(self) -> Iterator[None]:
         """Hold the lock, with this replica's copy caught up with every write committed anywhere before.
 
-        Without a shared store, only the lock.
+        The log is read before the lock is taken, so that concurrent calls do
+        not queue behind each other's round trip to Redis; under the lock,
+        what was read is applied, unless another call moved the copy on
+        meanwhile (then the log is read again). Without a shared store, only
+        the lock.
         """
+        shared = self._shared
+        if shared is None:
+            with self._lock:
+                yield
+            return
+        position = shared.position
+        try:
+            read: list[tuple[str, Changeset]] | None = list(shared.changes(position))
+        except Behind:
+            read = None  # copied again under the lock
         with self._lock:
-            if self._shared is not None:
-                self._catch_up(self._shared)
+            if read is not None and shared.position == position:
+                for entry, changeset in read:
+                    self._apply_shared(changeset, entry, shared)
+            else:
+                self._catch_up(shared)
             yield
 
     def _catch_up(self, shared: SharedCopy) -> None:
         try:
-            for position, changeset in shared.changes():
+            for position, changeset in shared.changes(shared.position):
                 self._apply_shared(changeset, position, shared)
         except Behind:
             log.warning("this replica fell behind the shared log; copying the shared state again")

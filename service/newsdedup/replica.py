@@ -78,9 +78,10 @@ class SharedCopy:
             self._store.set_meta("shared_position", position)
         self.position = position
 
-    def changes(self) -> Iterator[tuple[str, Changeset]]:
-        """The changesets committed since this copy's position; raises Behind if the log has dropped them."""
-        return self.shared.changes_since(self.position)
+    def changes(self, position: str) -> Iterator[tuple[str, Changeset]]:
+        """The changesets committed since `position` (this copy's, read by the caller); raises Behind if the log
+        has dropped some of them."""
+        return self.shared.changes_since(position)
 
     def applied(self, position: str) -> None:
         """Record (inside the transaction that applied it) that the copy now reflects `position`."""
