@@ -137,17 +137,28 @@ def test_calls_are_counted_by_method_and_code_and_timed(metered) -> None:
     assert value(samples, "newsdedup_rpc_in_flight") == 0
 
 
-def wait_for_count(m: Metered, service: str, method: str, code: str) -> None:
-    """Until the server has recorded one such call (it does so once it notices the call is over)."""
-    labels = {"service": service, "method": method, "code": code}
+def wait_for_count(m: Metered, service: str, method: str, *codes: str) -> str:
+    """Until the server has recorded one such call with one of `codes` (it does so once it notices the call
+    is over); returns the code."""
     deadline = time.monotonic() + 30
-    while m.server.metrics.registry.get_sample_value("newsdedup_rpc_total", labels) != 1:
-        assert time.monotonic() < deadline, f"no {method} {code} recorded within 30 s: {m.scrape()}"
+    while True:
+        for code in codes:
+            labels = {"service": service, "method": method, "code": code}
+            if m.server.metrics.registry.get_sample_value("newsdedup_rpc_total", labels) == 1:
+                return code
+        assert time.monotonic() < deadline, f"no {method} {codes} recorded within 30 s: {m.scrape()}"
         time.sleep(0.01)
 
 
 def test_streams_cancelled_by_the_client_count_as_cancelled(metered) -> None:
-    """A stream the client walks away from, an ingest stream or a health Watch, ends as CANCELLED, once."""
+    """A stream the client walks away from ends as CANCELLED, once, never as an error of the server.
+
+    The ingest stream's handler is reading requests when the client cancels. grpc either raises in
+    its request iterator (CANCELLED) or, when the reset reaches the read before the cancellation is
+    noted, ends the iterator as if the client had closed the stream, so the handler returns normally
+    (OK; seen once in 12 runs). Both are honest; INTERNAL, with an error logged, was not: a bug this
+    test caught once under load.
+    """
     m = metered()
     requests: queue.Queue[pb.StreamIngestArticlesRequest | None] = queue.Queue()
     requests.put(pb.StreamIngestArticlesRequest(article=article(1)))
@@ -157,11 +168,13 @@ def test_streams_cancelled_by_the_client_count_as_cancelled(metered) -> None:
     watch = health_pb2_grpc.HealthStub(m.channel).Watch(health_pb2.HealthCheckRequest())
     assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
     watch.cancel()
-    wait_for_count(m, SERVICE, "StreamIngestArticles", "CANCELLED")
+    wait_for_count(m, SERVICE, "StreamIngestArticles", "CANCELLED", "OK")
     wait_for_count(m, "grpc.health.v1.Health", "Watch", "CANCELLED")
 
     samples = m.scrape()
-    assert rpcs(samples, "StreamIngestArticles", "OK") == rpcs(samples, "StreamIngestArticles", "UNKNOWN") == 0
+    for code in ("INTERNAL", "UNKNOWN"):
+        assert rpcs(samples, "StreamIngestArticles", code) == 0
+    assert rpcs(samples, "StreamIngestArticles", "CANCELLED") + rpcs(samples, "StreamIngestArticles", "OK") == 1
     assert value(samples, "newsdedup_rpc_duration_seconds_count", service=SERVICE, method="StreamIngestArticles") == 1
     assert value(samples, "newsdedup_rpc_in_flight") == 0
 

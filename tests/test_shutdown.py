@@ -8,7 +8,6 @@ article is there after a restart.
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
 import time
@@ -23,6 +22,7 @@ from newsdedup.v1 import dedup_service_pb2 as pb
 from newsdedup.v1 import dedup_service_pb2_grpc as pb_grpc
 
 from .conftest import ServerProcess
+from .test_metrics import free_port, scrape, value
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -48,21 +48,15 @@ def exit_code(server: ServerProcess, timeout: float) -> int:
     return server.process.wait(timeout=timeout)
 
 
-def cpu_seconds(server: ServerProcess) -> float:
-    """User and system CPU time the server process has used (Linux /proc)."""
-    assert server.process is not None
-    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_until_working(server: ServerProcess, call: grpc.Future, baseline: float, seconds: float = 0.3) -> None:
-    """Wait until the server has spent `seconds` of CPU since `baseline`: the call's handler is running.
+def wait_until_working(metrics_port: int, call: grpc.Future) -> None:
+    """Wait until the call's handler is running: the server's metrics count it in flight.
 
     Receiving a batch of megabytes is not instant; a SIGTERM before the handler
-    starts would test refusal, not draining or cancelling.
+    starts would test refusal, not draining or cancelling. (Waiting for some CPU
+    time instead failed once on a loaded machine: the time went on receiving.)
     """
     deadline = time.monotonic() + 60
-    while cpu_seconds(server) - baseline < seconds:
+    while value(scrape(metrics_port), "newsdedup_rpc_in_flight") < 1:
         assert not call.done(), "the call ended before the server got to work on it"
         assert time.monotonic() < deadline, "the server did not start on the call within 60 s"
         time.sleep(0.01)
@@ -149,13 +143,12 @@ def test_sigterm_drains_an_in_flight_stream(server_process, tmp_path: Path, ecbp
 def test_sigterm_lets_an_in_flight_batch_finish(server_process, tmp_path: Path, ecbplus) -> None:
     """A BatchIngestArticles call (several seconds of work) running at SIGTERM completes and is stored."""
     docs = articles(ecbplus, copies=3)
-    server = server_process(tmp_path / "data", "--grace-period", "60", *BIG_BATCH)
+    metrics_port = free_port()
+    server = server_process(tmp_path / "data", "--grace-period", "60", "--metrics-port", str(metrics_port), *BIG_BATCH)
     with grpc.insecure_channel(server.target) as channel:
         stub = pb_grpc.DedupServiceStub(channel)
-        stub.GetStats(pb.GetStatsRequest(), timeout=10)
-        baseline = cpu_seconds(server)
         batch = stub.BatchIngestArticles.future(pb.BatchIngestArticlesRequest(articles=docs), timeout=120)
-        wait_until_working(server, batch, baseline)
+        wait_until_working(metrics_port, batch)
         terminate(server)
         results = batch.result(timeout=120).results
     assert [r.article_id for r in results] == [a.id for a in docs]
@@ -223,13 +216,13 @@ def test_a_batch_cancelled_at_the_grace_period_still_commits_before_the_store_cl
 ) -> None:
     """A batch still running when the grace period ends is cancelled; its handler finishes before the store closes."""
     docs = articles(ecbplus, copies=3)
-    server = server_process(tmp_path / "data", "--grace-period", "0.2", *BIG_BATCH)
+    metrics_port = free_port()
+    server = server_process(tmp_path / "data", "--grace-period", "0.2", "--metrics-port", str(metrics_port), *BIG_BATCH)
     with grpc.insecure_channel(server.target) as channel:
         stub = pb_grpc.DedupServiceStub(channel)
         stub.IngestArticle(pb.IngestArticleRequest(article=pb.Article(id="before", body=docs[0].body)), timeout=10)
-        baseline = cpu_seconds(server)
         batch = stub.BatchIngestArticles.future(pb.BatchIngestArticlesRequest(articles=docs[1:]), timeout=120)
-        wait_until_working(server, batch, baseline)
+        wait_until_working(metrics_port, batch)
         terminate(server)
         with pytest.raises(grpc.RpcError) as cancelled:
             batch.result(timeout=120)

@@ -84,6 +84,10 @@ def _fail(context: grpc.ServicerContext, error: Exception, method: str) -> None:
         abort(context, error)
     if context.code() is not None:  # the handler aborted on purpose (abort raises an Exception)
         raise error
+    if isinstance(error, grpc.RpcError) and not context.is_active():
+        # The client went away (cancelled, or its deadline passed) while the handler read its requests:
+        # nothing to answer and nothing wrong here. grpc knows this error and ends the call quietly.
+        raise error
     log.exception("%s failed", method)
     _abort(context, _internal_status())
 
