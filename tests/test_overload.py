@@ -67,7 +67,7 @@ def test_a_call_that_waited_past_its_deadline_leaves_nothing_behind(ecbplus) -> 
                 stub.IngestArticle(pb.IngestArticleRequest(article=article), timeout=0.5)
             assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             time.sleep(0.2)
-        time.sleep(0.5)  # the handler has the lock now, sees its deadline passed, and rolls back
+        wait_in_flight(server, 0)  # the handler got the lock, saw its deadline had passed, and rolled back
         with pytest.raises(grpc.RpcError) as missing:
             stub.GetArticle(pb.GetArticleRequest(article_id="queued"))
         assert missing.value.code() == grpc.StatusCode.NOT_FOUND
@@ -83,7 +83,7 @@ def test_calls_beyond_max_concurrent_rpcs_are_refused_at_once(ecbplus) -> None:
             for i in range(2):
                 article = pb.Article(id=f"waiting-{i}", body=ecbplus[i]["text"])
                 waiting.append(stub.IngestArticle.future(pb.IngestArticleRequest(article=article), timeout=30))
-            time.sleep(0.5)
+            wait_in_flight(server, 2)
             started = time.monotonic()
             with pytest.raises(grpc.RpcError) as raised:
                 stub.GetStats(pb.GetStatsRequest(), timeout=10)
@@ -91,6 +91,14 @@ def test_calls_beyond_max_concurrent_rpcs_are_refused_at_once(ecbplus) -> None:
             assert time.monotonic() - started < 5
         assert [future.result().result.article_id for future in waiting] == ["waiting-0", "waiting-1"]
         assert stub.GetStats(pb.GetStatsRequest()).article_count == 2
+
+
+def wait_in_flight(server: NewsdedupServer, calls: int) -> None:
+    """Until `calls` calls have reached their handlers (blocked on the busy engine), by the server's metrics."""
+    deadline = time.monotonic() + 30
+    while server.metrics.registry.get_sample_value("newsdedup_rpc_in_flight") != calls:
+        assert time.monotonic() < deadline, f"{calls} calls did not reach their handlers within 30 s"
+        time.sleep(0.01)
 
 
 def test_the_server_sweeps_expired_articles_without_an_ingest(ecbplus) -> None:
