@@ -10,7 +10,6 @@ the Redis host would run) rather than on every write.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -18,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import procfs
 import redis
 
 READY_SECONDS = 30.0
@@ -117,8 +117,7 @@ class RedisProcess:
         assert self.process is not None
         with self.client() as client:
             used = client.info("memory")["used_memory"]
-        with open(f"/proc/{self.process.pid}/status") as status:
-            rss = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+        rss = procfs.memory(self.process.pid)["rss_bytes"]
         files = sum(
             path.stat().st_size for path in self.directory.rglob("*") if path.is_file() and path != self.log_path
         )
@@ -126,9 +125,7 @@ class RedisProcess:
 
     def cpu_seconds(self) -> float:
         assert self.process is not None
-        with open(f"/proc/{self.process.pid}/stat") as stat:
-            parts = stat.read().rpartition(")")[2].split()
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return procfs.cpu_seconds(self.process.pid)
 
     def log_tail(self, lines: int = 20) -> str:
         try:

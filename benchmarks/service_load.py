@@ -89,6 +89,7 @@ from pathlib import Path
 
 import grpc
 import numpy as np
+import procfs
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from newsdedup.v1 import dedup_service_pb2 as pb
@@ -525,19 +526,11 @@ class Server:
             self.process.wait()
 
     def memory(self) -> dict[str, int]:
-        """VmRSS and VmHWM of the server process, in MB."""
-        fields = {}
-        with open(f"/proc/{self.pid}/status") as status:
-            for line in status:
-                name, _, value = line.partition(":")
-                if name in ("VmRSS", "VmHWM"):
-                    fields[name] = int(value.split()[0]) * 1024
-        return {"rss_bytes": fields["VmRSS"], "hwm_bytes": fields["VmHWM"]}
+        """VmRSS and VmHWM of the server process, in bytes."""
+        return procfs.memory(self.pid)
 
     def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as stat:
-            parts = stat.read().rpartition(")")[2].split()
-        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        return procfs.cpu_seconds(self.pid)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

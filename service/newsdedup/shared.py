@@ -59,9 +59,7 @@ _NO_ENTRY = "0-0"
 # (TABLES order) the number of rows put, their (field, row) pairs, the number of keys deleted, those keys.
 _COMMIT = """
 if redis.call('HGET', KEYS[2], 'epoch') ~= ARGV[1] then return {-1, ''} end
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local head = '0-0'
-if #last > 0 then head = last[1][1] end
+local head = redis.call('HGET', KEYS[2], 'head') or '0-0'
 if head ~= ARGV[2] then return {0, head} end
 local i = 5
 for t = 3, #KEYS do
@@ -73,6 +71,7 @@ end
 local now = redis.call('TIME')
 local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[3])
 local id = redis.call('XADD', KEYS[1], 'MINID', '~', oldest, '*', 'p', head, 'c', ARGV[4])
+redis.call('HSET', KEYS[2], 'head', id)
 return {1, id}
 """
 
@@ -158,6 +157,7 @@ class SharedState:
         """Open the shared state to the other replicas, once every row is in; returns the log position."""
         with self._reaching("creating the shared state"):
             position = self._redis.xadd(LOG, {"p": _NO_ENTRY, "c": Changeset(sequences=sequences).encode()})
+            self._redis.hset(META, "head", position)
             for name, seq in sequences.items():
                 self._redis.hset(META, f"seq:{name}", seq)
             self._redis.hset(META, "page_token_key", page_token_key)
@@ -210,8 +210,10 @@ class SharedState:
         return {key[4:]: int(value) for key, value in fields.items() if key.startswith("seq:")}
 
     def _head(self) -> str:
-        last: list = self._redis.xrevrange(LOG, count=1)  # type: ignore[assignment]
-        return _text(last[0][0]) if last else _NO_ENTRY
+        """The position of the log's last entry, which the commit script keeps in meta: reading the entry itself
+        would fetch its changeset, megabytes for a big batch."""
+        head = self._redis.hget(META, "head")
+        return _text(head) if head is not None else _NO_ENTRY
 
     # --- catching up and committing
 
@@ -230,10 +232,10 @@ class SharedState:
                 pipe = self._redis.pipeline(transaction=False)
                 pipe.hget(META, "epoch")
                 pipe.xrange(LOG, f"({position}", count=_PAGE)
-                pipe.xrevrange(LOG, count=1)
-                epoch, entries, last = pipe.execute()
+                pipe.hget(META, "head")
+                epoch, entries, head = pipe.execute()
                 self._check_epoch(epoch)
-                if not entries and last and _order(_text(last[0][0])) < _order(position):
+                if not entries and head is not None and _order(_text(head)) < _order(position):
                     raise Behind(position)
                 for entry_id, fields in entries:
                     if _text(fields[b"p"]) != position:
