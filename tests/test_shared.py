@@ -242,3 +242,29 @@ def test_a_write_redis_took_but_the_local_commit_lost_comes_back_through_the_log
     assert engine.stats().article_count == other.stats().article_count == 1
     assert state(engine, ["story-1"]) == state(other, ["story-1"])
     assert engine.ingest(story(1, "copy")).duplicate_of == "story-1"
+
+
+def test_replicas_taking_turns_answer_exactly_as_one_server(replica, ecbplus) -> None:
+    """The same stream of writes (200 ECB+ articles, some deleted) spread over two replicas gives every result,
+    verdict, original, story and member list that a single server gives: replication adds nothing and
+    loses nothing, the story clusters included."""
+    single = Engine(Settings(data_dir=""))
+    first, second = replica(), replica()
+    articles = [ArticleInput(id=doc["doc_id"], body=doc["text"]) for doc in ecbplus[:200]]
+    try:
+        for i, article in enumerate(articles):
+            alone = single.ingest(article)
+            shared = (first if i % 3 else second).ingest(article)
+            assert (shared.verdict, shared.duplicate_of, shared.cluster_id, shared.cluster_size) == (
+                alone.verdict,
+                alone.duplicate_of,
+                alone.cluster_id,
+                alone.cluster_size,
+            ), article.id
+            if i % 40 == 39:
+                single.delete_article(articles[i - 20].id)
+                (second if i % 2 else first).delete_article(articles[i - 20].id)
+        ids = [article.id for article in articles]
+        assert state(first, ids) == state(second, ids) == state(single, ids)
+    finally:
+        single.close()
