@@ -133,13 +133,22 @@ def test_a_clean_close_skips_the_check_and_a_crash_does_not(tmp_path: Path, ecbp
     monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: real_connect(*a, **k, factory=Recording))
     Engine(Settings(data_dir=str(data))).close()
     assert checks == []
-    Engine(Settings(data_dir=str(data)))  # reads only, never closed: nothing to check
+    killed(Engine(Settings(data_dir=str(data))))  # reads only, never closed: nothing to check
     Engine(Settings(data_dir=str(data))).close()
     assert checks == []
     crashed = Engine(Settings(data_dir=str(data)))  # writes, never closed: as if killed
     crashed.ingest(ArticleInput(id="late", body=ecbplus[50]["text"]))
+    killed(crashed)
     Engine(Settings(data_dir=str(data))).close()
     assert len(checks) == 1
+
+
+def killed(engine: Engine) -> None:
+    """Leave an engine as a killed process leaves its store: unclosed, its data-directory lock dropped
+    (the kernel drops a dead process's flock)."""
+    lock = engine._store._dir_lock
+    assert lock is not None
+    lock.close()
 
 
 def test_the_server_refuses_a_damaged_store_and_says_what_to_do(server_process, tmp_path: Path, ecbplus) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import grpc
 import pytest
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
-from newsdedup.errors import IncompatibleData
+from newsdedup.errors import IncompatibleData, StorageUnavailable
 from newsdedup.models import ArticleInput
 from newsdedup.store import DATABASE_FILE
 from newsdedup.v1 import dedup_service_pb2 as pb
@@ -196,3 +197,30 @@ def test_server_refuses_a_store_from_other_parameters(server_process, tmp_path: 
         server_process(data, "--shingle-size", "5")
     assert "shingle_size" in str(raised.value)
     assert sqlite3.connect(data / DATABASE_FILE).execute("SELECT count(*) FROM articles").fetchone() == (1,)
+
+
+def test_a_data_directory_serves_one_server_at_a_time(tmp_path: Path) -> None:
+    """A second engine on a data directory in use is refused, naming the directory and the holder; two would
+    each index one file and miss each other's writes. Once the first closes, the directory is free again."""
+    data = str(tmp_path / "data")
+    first = Engine(Settings(data_dir=data))
+    with pytest.raises(StorageUnavailable) as refused:
+        Engine(Settings(data_dir=data))
+    assert refused.value.reason == "DATA_DIR_IN_USE"
+    assert data in refused.value.message and f"pid {os.getpid()}" in refused.value.message
+    first.close()
+    Engine(Settings(data_dir=data)).close()
+
+
+def test_a_second_server_on_a_data_directory_in_use_exits_saying_why(server_process, tmp_path: Path) -> None:
+    """`newsdedup serve` on a data directory another server holds exits non-zero, and the first keeps serving;
+    a server killed with SIGKILL leaves the directory free (the kernel drops its lock)."""
+    first = server_process(tmp_path / "data")
+    with pytest.raises(AssertionError, match="exited with") as raised:
+        server_process(tmp_path / "data")
+    assert "is using the data directory" in str(raised.value)
+    with grpc.insecure_channel(first.target) as channel:
+        assert pb_grpc.DedupServiceStub(channel).GetStats(pb.GetStatsRequest(), timeout=10).article_count == 0
+    first.kill()
+    again = server_process(tmp_path / "data")
+    assert again.stop() == 0

@@ -24,11 +24,14 @@ Unix epoch, UTC.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import xxhash
@@ -38,6 +41,8 @@ from newsdedup.errors import DataCorrupted, IncompatibleData, NewsdedupError, St
 from newsdedup.models import ClusterOrder, Verdict
 
 DATABASE_FILE = "newsdedup.sqlite3"
+# Held (flock) by the one server using a data directory, for as long as it runs.
+LOCK_FILE = "newsdedup.lock"
 SCHEMA_VERSION = 5
 
 _SCHEMA = """
@@ -224,6 +229,38 @@ class Counts:
     near_duplicates: int
 
 
+def _lock_data_dir(data_dir: Path) -> TextIO:
+    """Take the data directory for this process alone, for as long as the returned file stays open.
+
+    Two servers on one data directory would each keep their own in-memory
+    indexes of one SQLite file and miss each other's writes: duplicates
+    unseen, stories split, silently. The lock is an flock, which the kernel
+    drops when the process ends however it ends (kill -9 included).
+    """
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(data_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held open for the store's lifetime
+    except OSError as error:
+        raise StorageUnavailable(f"cannot open the store in {data_dir}: {error}") from error
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise StorageUnavailable(
+            f"another newsdedup server (pid {holder}) is using the data directory {data_dir}: stop it, or give "
+            f"this one another --data-dir (with --store, each replica needs its own)",
+            reason="DATA_DIR_IN_USE",
+            metadata={"data_dir": str(data_dir), "pid": holder},
+        ) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
 def _unusable(location: str, error: Exception) -> IncompatibleData:
     return IncompatibleData(
         f"{location} is not a usable newsdedup store ({error}); move it aside or restore it from a backup",
@@ -247,14 +284,26 @@ class Store:
         # just before its commit, which fails the write if it raises.
         self._capture: ChangeCapture | None = None
         self.on_commit: Callable[[Changeset], None] | None = None
+        self._dir_lock: TextIO | None = None
 
     @classmethod
     def open(cls, data_dir: str, durability: str, parameters: dict[str, object]) -> Store:
         """Open (or create) the store and check it was written with the same signature parameters."""
+        if not data_dir:
+            return cls._open(data_dir, durability, parameters)
+        lock = _lock_data_dir(Path(data_dir))
+        try:
+            store = cls._open(data_dir, durability, parameters)
+        except BaseException:
+            lock.close()
+            raise
+        store._dir_lock = lock
+        return store
+
+    @classmethod
+    def _open(cls, data_dir: str, durability: str, parameters: dict[str, object]) -> Store:
         location = str(Path(data_dir) / DATABASE_FILE) if data_dir else ":memory:"
         try:
-            if data_dir:
-                Path(data_dir).mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(location, isolation_level=None, check_same_thread=False)
             if data_dir:
                 connection.execute("PRAGMA journal_mode=WAL")
@@ -334,6 +383,8 @@ class Store:
             with contextlib.suppress(NewsdedupError), self.transaction():
                 self.set_meta("open", "0")
         self._db.close()
+        if self._dir_lock is not None:
+            self._dir_lock.close()  # and with it the lock
 
     @contextlib.contextmanager
     def transaction(self, shipped: bool = True) -> Iterator[None]:
