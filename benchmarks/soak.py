@@ -61,13 +61,12 @@ import json
 import random
 import shlex
 import shutil
-import socket
 import sys
 import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +75,7 @@ import grpc
 import numpy as np
 from newsdedup.v1 import dedup_service_pb2 as pb
 from prometheus_client.parser import text_string_to_metric_families
+from redis_process import free_port  # the metrics endpoint has no --port-file of its own
 from service_load import (
     DEFAULT_DATA,
     HOST,
@@ -328,6 +328,27 @@ async def each(items: Iterable[Any], work: Callable[[Any], Awaitable[None]]) -> 
     await asyncio.gather(*(worker() for _ in range(CHECK_CONCURRENCY)))
 
 
+def membership_problems(clusters: Iterable[pb.Cluster], articles: Mapping[str, pb.StoredArticle]) -> list[str]:
+    """What breaks membership: a member not stored, in two clusters, or naming another; a stored article in none.
+
+    `articles` are the stored ones (GetArticle), `clusters` every listed one
+    (ListClusters); tests/test_concurrency.py checks the same.
+    """
+    problems: list[str] = []
+    cluster_of: dict[str, str] = {}
+    for cluster in clusters:
+        for member in cluster.article_ids:
+            if member in cluster_of:
+                problems.append(f"{member} is in {cluster_of[member]} and {cluster.cluster_id}")
+            cluster_of[member] = cluster.cluster_id
+            if member not in articles:
+                problems.append(f"{cluster.cluster_id} lists {member}, which GetArticle does not find")
+            elif articles[member].cluster_id != cluster.cluster_id:
+                problems.append(f"{member} is listed in {cluster.cluster_id}, names {articles[member].cluster_id}")
+    problems += [f"{i} is stored but in no listed cluster" for i in sorted(articles.keys() - cluster_of.keys())]
+    return problems
+
+
 async def invariants(server: Server, pool: Pool, tally: Tally) -> dict[str, dict[str, Any]]:
     """Probe the pool, the clusters and every stored article once the load has stopped."""
     stub = server.stub()
@@ -355,22 +376,12 @@ async def invariants(server: Server, pool: Pool, tally: Tally) -> dict[str, dict
     sizes = sum(cluster.size for cluster in clusters)
 
     # Clusters: sizes match members, each member stored, in one cluster, the one it names.
-    cluster_problems: list[str] = []
-    cluster_of: dict[str, str] = {}
-    for cluster in clusters:
-        if not cluster.size == len(cluster.article_ids) == len(set(cluster.article_ids)) > 0:
-            cluster_problems.append(f"{cluster.cluster_id}: size {cluster.size}, members {list(cluster.article_ids)}")
-        for member in cluster.article_ids:
-            if member in cluster_of:
-                cluster_problems.append(f"{member} is in {cluster_of[member]} and {cluster.cluster_id}")
-            cluster_of[member] = cluster.cluster_id
-            if member not in articles:
-                cluster_problems.append(f"{cluster.cluster_id} lists {member}, which GetArticle does not find")
-            elif articles[member].cluster_id != cluster.cluster_id:
-                cluster_problems.append(
-                    f"{member} is listed in {cluster.cluster_id}, names {articles[member].cluster_id}"
-                )
-    cluster_problems += [f"{i} is stored but in no listed cluster" for i in sorted(articles.keys() - cluster_of)]
+    cluster_problems = [
+        f"{cluster.cluster_id}: size {cluster.size}, members {list(cluster.article_ids)}"
+        for cluster in clusters
+        if not cluster.size == len(cluster.article_ids) == len(set(cluster.article_ids)) > 0
+    ]
+    cluster_problems += membership_problems(clusters, articles)
     stats_clusters = stats.cluster_count if stats is not None else None
 
     # Searches: each stored article finds itself by its text; no search names an article not stored.
@@ -461,13 +472,6 @@ async def invariants(server: Server, pool: Pool, tally: Tally) -> dict[str, dict
 
 
 # --- the run
-
-
-def free_port() -> int:
-    """A loopback port free now, for the server's metrics endpoint (which has no --port-file of its own)."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
 
 
 def scrape(port: int, metric: str) -> float:

@@ -31,6 +31,9 @@ from newsdedup.v1 import dedup_service_pb2 as pb
 from newsdedup.v1 import dedup_service_pb2_grpc as pb_grpc
 
 from .conftest import ServerProcess
+from .programs import load_benchmark
+
+SOAK = load_benchmark("soak")  # its invariant checks over the API are this test's too
 
 POOL_SIZE = 150  # few enough ids that writers keep colliding on them
 WRITERS = 4
@@ -345,24 +348,12 @@ def check_invariants(stub: pb_grpc.DedupServiceStub, pool: Pool) -> tuple[Snapsh
         problems.append(f"GetStats duplicate counts {stats} disagree with the stored verdicts {dict(verdicts)}")
 
     # Clusters: each member is stored, in this cluster and no other; each stored article is in one.
-    cluster_of: dict[str, str] = {}
     for cluster in clusters:
         tally.cluster(cluster)
         fetched = tally.call(stub, "GetCluster", pb.GetClusterRequest(cluster_id=cluster.cluster_id))
         if fetched is not None and fetched.cluster != cluster:
             problems.append(f"GetCluster({cluster.cluster_id}) differs from its listing")
-        for member in cluster.article_ids:
-            if member in cluster_of:
-                problems.append(f"{member} is a member of both {cluster_of[member]} and {cluster.cluster_id}")
-            cluster_of[member] = cluster.cluster_id
-            if member not in articles:
-                problems.append(f"cluster {cluster.cluster_id} lists {member}, which GetArticle does not find")
-            elif articles[member].cluster_id != cluster.cluster_id:
-                problems.append(
-                    f"cluster {cluster.cluster_id} lists {member}, which says it is in {articles[member].cluster_id}"
-                )
-    for article_id in articles.keys() - cluster_of.keys():
-        problems.append(f"{article_id} is stored but no listed cluster holds it")
+    problems += SOAK.membership_problems(clusters, articles)
 
     # Duplicates point at stored originals ingested before them; an exact one at the same text.
     for article_id, article in articles.items():

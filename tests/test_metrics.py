@@ -137,15 +137,15 @@ def test_calls_are_counted_by_method_and_code_and_timed(metered) -> None:
     assert value(samples, "newsdedup_rpc_in_flight") == 0
 
 
-def wait_for_count(m: Metered, service: str, method: str, *codes: str) -> str:
+def wait_for_count(m: Metered, service: str, method: str, *codes: str) -> None:
     """Until the server has recorded one such call with one of `codes` (it does so once it notices the call
-    is over); returns the code."""
+    is over)."""
     deadline = time.monotonic() + 30
     while True:
         for code in codes:
             labels = {"service": service, "method": method, "code": code}
             if m.server.metrics.registry.get_sample_value("newsdedup_rpc_total", labels) == 1:
-                return code
+                return
         assert time.monotonic() < deadline, f"no {method} {codes} recorded within 30 s: {m.scrape()}"
         time.sleep(0.01)
 

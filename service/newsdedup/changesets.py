@@ -178,7 +178,8 @@ class ChangeCapture:
         return changeset
 
     def forget(self) -> None:
-        """Drop what was recorded (after applying another replica's changeset, which is not this one's to ship)."""
+        """Drop what was recorded: another replica's changeset applied, or a copy of the shared state, is not
+        this replica's to ship."""
         self._db.execute("DELETE FROM changed_rows")
 
     def sequences(self) -> dict[str, int]:
@@ -192,7 +193,8 @@ class ChangeCapture:
             yield from self._db.execute(f"SELECT * FROM {table} WHERE {TABLES[table]} IN ({marks})", chunk)
 
     def apply(self, changeset: Changeset) -> None:
-        """Make this copy's rows what the changeset says, inside the caller's transaction; not recorded."""
+        """Make this copy's rows what the changeset says, inside the caller's transaction (one not shipped,
+        which drops what the triggers record of it)."""
         for table in TABLES:
             changes = changeset.tables.get(table)
             if changes is None:
@@ -206,7 +208,6 @@ class ChangeCapture:
                 marks = ", ".join("?" * len(changes.columns))
                 self._db.executemany(f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})", changes.rows)
         self.raise_sequences(changeset.sequences)
-        self.forget()
 
     def raise_sequences(self, sequences: dict[str, int]) -> None:
         """Never hand out a number another replica has: AUTOINCREMENT goes on from the highest seen anywhere."""
@@ -222,4 +223,3 @@ class ChangeCapture:
         for table in TABLES:
             self._db.execute(f"DELETE FROM {table}")
         self._db.execute("DELETE FROM sqlite_sequence")
-        self.forget()

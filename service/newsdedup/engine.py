@@ -348,19 +348,19 @@ class Engine:
     def _apply_shared(self, changeset: Changeset, position: str, shared: SharedCopy) -> None:
         """Apply another replica's write: to the store, then to the in-memory indexes, as if made here."""
         terms = changeset.rows("article_terms")
-        replaced = self._store.articles_with_terms(
-            [*terms.deleted_integers().tolist(), *terms.integers("seq").tolist()]
+        replaced = self._store.present(
+            "article_terms", [*terms.deleted_integers().tolist(), *terms.integers("seq").tolist()]
         )
         old_buckets = [self._store.term_buckets(seq) for seq in replaced]
         articles = changeset.rows("articles")
         touched = [*articles.deleted_integers().tolist(), *articles.integers("seq").tolist()]
-        stored_before = len(self._store.articles_by_seq(touched))
+        stored_before = len(self._store.present("articles", touched))
         with self._store.transaction(shipped=False):
             self._store.replicate(changeset)
             shared.applied(position)
         shared.position = position
-        self._article_count += len(self._store.articles_by_seq(touched)) - stored_before
-        removed = changeset.rows("articles").deleted_integers()
+        self._article_count += len(self._store.present("articles", touched)) - stored_before
+        removed = articles.deleted_integers()
         for seq in removed.tolist():
             self._near.remove(seq)
             self._story.remove(seq)

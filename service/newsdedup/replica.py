@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterator
 
 from newsdedup.changesets import TABLES, Changeset
-from newsdedup.shared import Behind, SharedState
+from newsdedup.shared import SharedState
 from newsdedup.store import Store
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,3 @@ class SharedCopy:
 
     def close(self) -> None:
         self.shared.close()
-
-
-__all__ = ["Behind", "SharedCopy"]

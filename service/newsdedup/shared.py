@@ -43,7 +43,7 @@ from newsdedup.errors import IncompatibleData, StorageUnavailable
 PREFIX = "{newsdedup}"
 LOG = f"{PREFIX}:log"
 META = f"{PREFIX}:meta"
-TABLE_KEYS = [f"{PREFIX}:t:{table}" for table in TABLES]
+TABLE_KEYS = {table: f"{PREFIX}:t:{table}" for table in TABLES}
 # The log keeps about the last this many minutes of changesets (trimmed by age, since a changeset holds its
 # articles' texts and a count of entries says nothing of their size); a replica further behind copies the
 # tables anew. At 500 articles/s of 10 KB each, ten minutes of log take about 3 GB of Redis memory.
@@ -146,7 +146,7 @@ class SharedState:
 
     def put_rows(self, table: str, changes: TableChanges) -> None:
         """Put rows of this replica's copy into the shared state, while creating it (after `claim` said so)."""
-        hash_key = TABLE_KEYS[list(TABLES).index(table)]
+        hash_key = TABLE_KEYS[table]
         with self._reaching("creating the shared state"):
             pipe = self._redis.pipeline(transaction=False)
             for row in changes.rows:
@@ -192,7 +192,7 @@ class SharedState:
 
     def table_rows(self, table: str) -> Iterator[list[Row]]:
         """The rows of one shared table, a page at a time."""
-        hash_key = TABLE_KEYS[list(TABLES).index(table)]
+        hash_key = TABLE_KEYS[table]
         with self._reaching("copying the shared state"):
             page: list[Row] = []
             for _, row in self._redis.hscan_iter(hash_key, count=_PAGE):
@@ -266,7 +266,7 @@ class SharedState:
             args += [str(key) for key in changes.deleted]
         # A reply lost on the way back leaves a committed write unacknowledged; sending it again is safe.
         with self._reaching("committing a write", "it may or may not have been stored: sending it again is safe"):
-            status, result = self._commit(keys=[LOG, META, *TABLE_KEYS], args=args)
+            status, result = self._commit(keys=[LOG, META, *TABLE_KEYS.values()], args=args)
         if status == -1:
             self._check_epoch(None)
         if status == 0:

@@ -400,10 +400,12 @@ class Store:
         try:
             changes = self._db.total_changes
             yield
-            if self._capture is not None:
+            if self._capture is not None and shipped:
                 changeset = self._capture.collect()
-                if changeset and shipped and self.on_commit is not None:
+                if changeset and self.on_commit is not None:
                     self.on_commit(changeset)
+            elif self._capture is not None:  # not read back: a copy of the shared state would be every row
+                self._capture.forget()
             marking = not self._marked_open and self._db.total_changes != changes
             if marking:  # in the same commit as the first change of this run
                 self.set_meta("open", "1")
@@ -530,16 +532,14 @@ class Store:
         self._verify("salient terms", seq, checksum, ids, counts)
         return np.frombuffer(ids, dtype=np.uint64), np.frombuffer(counts, dtype=np.float64)
 
-    def articles_with_terms(self, seqs: Iterable[int]) -> list[int]:
-        """Which of these articles have their terms stored."""
+    def present(self, table: str, seqs: Iterable[int]) -> list[int]:
+        """Which of these sequence numbers have a row in `table` (articles, article_terms, ...)."""
         seqs = list(seqs)
         found: list[int] = []
         for start in range(0, len(seqs), 500):
             chunk = seqs[start : start + 500]
             marks = ", ".join("?" * len(chunk))
-            found += [
-                seq for (seq,) in self._db.execute(f"SELECT seq FROM article_terms WHERE seq IN ({marks})", chunk)
-            ]
+            found += [seq for (seq,) in self._db.execute(f"SELECT seq FROM {table} WHERE seq IN ({marks})", chunk)]
         return found
 
     def term_buckets(self, seq: int) -> np.ndarray:
