@@ -583,7 +583,43 @@ def test_observe_names_the_source_it_forgets() -> None:
     recurring = RecurringLines(min_articles=2, max_sources=2)
     assert recurring.observe("A", "a") is None and recurring.observe("B", "b") is None
     assert recurring.observe("A", "a again") is None
-    assert recurring.observe("C", "c") == "B"
+    forgotten = recurring.observe("C", "c")
+    assert forgotten is not None and forgotten.source == "B" and "B" not in recurring
+
+
+def test_a_forgotten_source_readmitted_keeps_its_chrome_and_goes_first_again() -> None:
+    """A write that failed after forgetting a source puts it back: learned lines and least-recent place alike."""
+    recurring = RecurringLines(min_articles=2, max_sources=2)
+    for story in ("One", "Two"):
+        recurring.observe("Herald", f"{story}\nThe Herald: news for the Midlands since 1889")
+    recurring.observe("Courier", "A brief of its own")
+    undo_gazette = recurring.snapshot("Gazette")
+    forgotten = recurring.observe("Gazette", "Another brief")
+    assert forgotten is not None and forgotten.source == "Herald" and "Herald" not in recurring
+    recurring.readmit(forgotten)
+    undo_gazette()
+    assert "Gazette" not in recurring and len(recurring) == 2
+    assert recurring.is_learned("Herald", "The Herald: news for the Midlands since 1889")
+    forgotten_again = recurring.observe("Gazette", "Another brief")
+    assert forgotten_again is not None and forgotten_again.source == "Herald"
+
+
+def test_loading_a_source_never_forgets_another() -> None:
+    """Which source goes past max_sources is the writer's choice, which a replica gets as a `drop`."""
+    writer = RecurringLines(min_articles=2, max_sources=2)
+    for source in ("Herald", "Courier"):
+        for story in ("One", "Two"):
+            writer.observe(source, f"{story}\nThe {source} template line")
+    replica = RecurringLines(min_articles=2, max_sources=2)
+    for source in ("Courier", "Herald"):  # arriving in another order than the writer observed them
+        replica.load(source, writer.export(source))
+    forgotten = writer.observe("Gazette", "A brief")
+    assert forgotten is not None
+    replica.load("Gazette", writer.export("Gazette"))
+    assert len(replica) == 3  # its own least recent (the Courier) would have been the wrong one
+    replica.drop(forgotten.source)
+    for source in ("Herald", "Courier", "Gazette"):
+        assert (source in replica, replica.learned(source)) == (source in writer, writer.learned(source))
 
 
 def test_forgetting_an_article_takes_its_counts_back() -> None:

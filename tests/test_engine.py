@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from newsdedup import text
+from newsdedup.boilerplate import RecurringLines
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.errors import Conflict, InvalidArgument, NotFound, StorageUnavailable
@@ -773,6 +774,38 @@ def test_a_batch_that_fails_to_commit_learns_nothing(engine: Engine, ecbplus, mo
     assert engine.compare(first, second).relation == Relation.NEAR_DUPLICATE  # still 4 articles: not learned
     engine.ingest(ArticleInput(id="courier-4", body=courier_article(ecbplus, 4), source="Courier"))
     assert engine.compare(first, second).relation != Relation.NEAR_DUPLICATE
+
+
+def test_a_source_forgotten_by_a_write_that_fails_keeps_its_chrome(tmp_path, ecbplus, monkeypatch) -> None:
+    """Past max_sources a new source forgets the least recent one; if the write then fails, that source is
+    back, with its learned chrome, in memory as in the store."""
+    settings = Settings(data_dir=str(tmp_path))
+    engine = Engine(settings)
+    engine._recurring = RecurringLines(max_sources=2)
+    for i in range(5):
+        engine.ingest(ArticleInput(id=f"courier-{i}", body=courier_article(ecbplus, i), source="Courier"))
+    engine.ingest(ArticleInput(id="gazette-0", body=ecbplus[5]["text"], source="Gazette"))
+    first, second = (
+        ArticleInput(id="", body="\n".join([brief, *COURIER_TEMPLATE]), source="Courier") for brief in BRIEFS
+    )
+    assert engine.compare(first, second).relation != Relation.NEAR_DUPLICATE  # learned
+
+    def fail(*args, **kwargs):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(engine._store, "save_source_lines", fail)
+        with pytest.raises(StorageUnavailable):
+            # The Tribune, a third source, makes the Courier (the least recent) go before the write fails.
+            engine.ingest(ArticleInput(id="tribune-0", body=ecbplus[6]["text"], source="Tribune"))
+    assert "Courier" in engine._recurring and "Tribune" not in engine._recurring
+    assert engine.compare(first, second).relation != Relation.NEAR_DUPLICATE
+    engine.close()
+    reopened = Engine(settings)
+    try:
+        assert reopened.compare(first, second).relation != Relation.NEAR_DUPLICATE
+    finally:
+        reopened.close()
 
 
 # --- stable ids under merges, on a real stream

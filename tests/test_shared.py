@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from newsdedup.boilerplate import RecurringLines
 from newsdedup.changesets import Changeset
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
@@ -268,3 +269,33 @@ def test_replicas_taking_turns_answer_exactly_as_one_server(replica, ecbplus) ->
         assert state(first, ids) == state(second, ids) == state(single, ids)
     finally:
         single.close()
+
+
+SOURCES = ("Courier", "Herald", "Tribune")
+
+
+def test_a_source_forgotten_to_make_room_is_forgotten_on_every_replica_and_no_other(replica) -> None:
+    """Past max_sources the writer forgets its least recently observed source; another replica, which saw the
+    sources arrive in another order, forgets the same one and keeps the learned chrome of the rest."""
+    first, second = replica(), replica()
+    for engine in (first, second):
+        engine._recurring = RecurringLines(min_articles=2, max_sources=2)
+
+    def article(source: str, seed: int) -> ArticleInput:
+        body = "\n".join([story_text(WORDS, seed), f"The {source}: news for the Midlands since 1889"])
+        return ArticleInput(id=f"{source}-{seed}", body=body, source=source)
+
+    # The batch saves the Courier's counts first, but the Courier was observed last: the Herald is the
+    # writer's least recent source, not the other replica's.
+    first.ingest_many([article("Courier", 1), article("Herald", 2), article("Courier", 3)])
+    second.get_article("Courier-1")  # caught up
+    first.ingest(article("Tribune", 6))
+    second.get_article("Tribune-6")
+    third = replica()  # copies the state afterwards
+
+    def counted(engine: Engine) -> dict[str, bytes]:
+        return {source: engine._recurring.export(source) for source in SOURCES if source in engine._recurring}
+
+    assert set(counted(first)) == {"Courier", "Tribune"}
+    assert first._recurring.learned("Courier")  # its template line, in both of its articles
+    assert counted(second) == counted(third) == counted(first)

@@ -27,7 +27,9 @@ API (all pure Python, no I/O, no threads):
     is_chrome(line) -> bool                 one line against the known patterns
     strip_chrome(body, learned=()) -> str   a body without its known chrome and the `learned` lines
     RecurringLines(min_articles=5, max_lines_per_source=512, max_sources=1024)
-        .observe(source, body) -> str|None  count one article of `source`; names a source forgotten
+        .observe(source, body) -> Forgotten|None
+                                            count one article of `source`; a source forgotten to make room
+        .readmit(forgotten)                 put a forgotten source back (for a write that fails)
         .forget(source, body)               take an article's counts back (deleted or evicted)
         .learned(source) -> frozenset[int]  keys of the lines learned for `source`, for strip_chrome
         .strip(source, body) -> str         strip_chrome with the lines learned for `source`
@@ -36,6 +38,7 @@ API (all pure Python, no I/O, no threads):
         .export(source) / .load(source, b)  a source's counts as bytes, for the store
         .tracked_lines(source) -> int       lines counted for `source`, at most max_lines_per_source
         len(recurring) -> int               how many sources are tracked, at most max_sources
+        source in recurring                 whether `source` is tracked
 
 The engine takes `learned(source)` under its lock, strips outside it, and
 observes each newly stored article once its batch is judged (see
@@ -51,6 +54,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import xxhash
@@ -367,6 +371,13 @@ def _learnable_keys(body: str) -> list[int]:
     return list(dict.fromkeys(_line_key(line) for line in short_lines))
 
 
+class Forgotten(NamedTuple):
+    """A source `RecurringLines.observe` forgot to make room for another: what a failed write puts back."""
+
+    source: str
+    counts: dict[int, int]
+
+
 class RecurringLines:
     """Learns, per source, the short lines that recur across many of its articles: that source's chrome.
 
@@ -422,20 +433,25 @@ class RecurringLines:
         """The number of sources tracked."""
         return len(self._sources)
 
+    def __contains__(self, source: object) -> bool:
+        """Whether `source` is tracked (observed, and not forgotten since)."""
+        return source in self._sources
+
     def tracked_lines(self, source: str) -> int:
         """How many distinct lines are counted for `source` (at most `max_lines_per_source`)."""
         return len(self._sources.get(source, ()))
 
-    def observe(self, source: str, body: str) -> str | None:
+    def observe(self, source: str, body: str) -> Forgotten | None:
         """Count one article of `source`: each of its short lines once. Observe each article once.
 
-        Returns the source forgotten to make room for this one, if any.
+        Returns the source forgotten to make room for this one, if any, so
+        that the store forgets it too, or `readmit` puts it back.
         """
         counts = self._sources.pop(source, {})
         self._sources[source] = counts  # now the most recently observed
         forgotten = None
         if len(self._sources) > self.max_sources:
-            forgotten, _ = self._sources.popitem(last=False)
+            forgotten = Forgotten(*self._sources.popitem(last=False))
         for key in _learnable_keys(body):
             if key in counts:
                 counts[key] += 1
@@ -446,6 +462,15 @@ class RecurringLines:
                 counts = {tracked: count - 1 for tracked, count in counts.items() if count > 1}
                 self._sources[source] = counts
         return forgotten
+
+    def readmit(self, forgotten: Forgotten) -> None:
+        """Put back a source `observe` forgot, as the least recently observed (undo for a write that fails).
+
+        With the `snapshot` of the source observed undone too, the sources are
+        those before the observation.
+        """
+        self._sources[forgotten.source] = forgotten.counts
+        self._sources.move_to_end(forgotten.source, last=False)
 
     def forget(self, source: str, body: str) -> None:
         """Take back what `observe` counted for an article that is no longer stored (deleted, evicted).
@@ -504,9 +529,14 @@ class RecurringLines:
         self._sources.pop(source, None)
 
     def load(self, source: str, exported: bytes) -> None:
-        """Restore the counts of `source` from `export`, as the most recently observed source."""
+        """Restore the counts of `source` from `export`, as the most recently observed source.
+
+        Never forgets another source to make room: which one goes is the
+        writer's decision (`observe`), and the store holds at most
+        `max_sources`. Replicas that chose for themselves would each drop
+        their own least recent source, and learn different chrome; they get
+        the writer's choice as a deletion (`drop`) instead.
+        """
         pairs = np.frombuffer(exported, dtype="<u8").reshape(-1, 2)
         self._sources.pop(source, None)
         self._sources[source] = {int(key): int(count) for key, count in pairs.tolist()}
-        if len(self._sources) > self.max_sources:
-            self._sources.popitem(last=False)

@@ -799,9 +799,12 @@ class Engine:
             if article.source:
                 forgotten = self._recurring.observe(article.source, article.body)
                 if forgotten is not None:
-                    self._store.forget_source_lines(forgotten)
+                    undo.append(functools.partial(self._recurring.readmit, forgotten))
+                    self._store.forget_source_lines(forgotten.source)
         for source in sources:
-            self._store.save_source_lines(source, self._recurring.export(source))
+            # A batch with more new sources than max_sources forgets some of its own.
+            if source in self._recurring:
+                self._store.save_source_lines(source, self._recurring.export(source))
 
     def _ingest_one(
         self,
