@@ -13,7 +13,7 @@ from newsdedup.changesets import Changeset
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.errors import Conflict, IncompatibleData, NotFound, StorageUnavailable
-from newsdedup.models import ArticleInput, Verdict
+from newsdedup.models import ArticleInput, Relation, Verdict
 from newsdedup.shared import SharedState, Stale
 
 from .articles import edited_copy, invented_words, story_text
@@ -299,3 +299,28 @@ def test_a_source_forgotten_to_make_room_is_forgotten_on_every_replica_and_no_ot
     assert set(counted(first)) == {"Courier", "Tribune"}
     assert first._recurring.learned("Courier")  # its template line, in both of its articles
     assert counted(second) == counted(third) == counted(first)
+
+
+def test_a_read_call_reads_the_log_once_and_sees_every_write_committed_before_it(replica, monkeypatch) -> None:
+    """Check, search and compare catch the copy up once, while analysing their texts (one round trip to Redis),
+    and still judge against what another replica committed just before."""
+    first, second = replica(), replica()
+    original = story(1, "wire")
+    copy = ArticleInput(id="", title=original.title, body=original.body)
+    shared = second._shared
+    assert shared is not None
+    reads: list[str] = []
+    real_changes = shared.changes
+
+    def counted(position: str):
+        reads.append(position)
+        return real_changes(position)
+
+    monkeypatch.setattr(shared, "changes", counted)
+    first.ingest(original)
+    assert (second.check(copy).verdict, len(reads)) == (Verdict.EXACT_DUPLICATE, 1)
+    first.ingest(story(2, "other"))
+    assert [match.article_id for match in second.search_similar(article=story(2, ""))][:1] == ["other"]
+    assert len(reads) == 2
+    assert second.compare(copy, story(2, "")).relation != Relation.EXACT_DUPLICATE
+    assert len(reads) == 3

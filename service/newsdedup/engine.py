@@ -171,6 +171,14 @@ class _Duplicates:
 
 
 @dataclass(frozen=True)
+class _Judged:
+    """An article's text as it is judged (title and body without chrome) and the analysis of that text."""
+
+    text: str
+    analysis: Analysis
+
+
+@dataclass(frozen=True)
 class StoryCandidate:
     """A stored article the story LSH found (most similar story signatures first), with its cluster.
 
@@ -437,16 +445,22 @@ class Engine:
         """The text each article is judged by: title and body without known or learned chrome.
 
         The learned lines of each source are read under the lock, once per
-        source; the stripping itself runs outside it.
+        source, with this replica's copy caught up (`_current`); the stripping
+        itself runs outside it. So a call that analyses its articles first
+        has its copy caught up with every write committed before it began,
+        and reads on under the lock alone: no second round trip to Redis.
         """
         sources = {article.source for article in articles if article.source}
         with self._current():
             learned = {source: self._recurring.learned(source) for source in sources}
         return [article_text(a.title, a.body, learned.get(a.source, frozenset())) for a in articles]
 
-    def _analyze_many(self, articles: Sequence[ArticleInput], *, id_required: bool) -> list[Analysis | InvalidArgument]:
-        """Validate articles and analyse their texts in one batch; a bad article gets the error saying why."""
-        outcomes: list[Analysis | InvalidArgument | None] = []
+    def _analyze_many(self, articles: Sequence[ArticleInput], *, id_required: bool) -> list[_Judged | InvalidArgument]:
+        """Validate articles and analyse their judged texts in one batch; a bad article gets the error saying why.
+
+        Catches this replica's copy up (see `_judged_texts`).
+        """
+        outcomes: list[_Judged | InvalidArgument | None] = []
         positions: list[int] = []
         for i, article in enumerate(articles):
             try:
@@ -457,20 +471,25 @@ class Engine:
             outcomes.append(None)
             positions.append(i)
         texts = self._judged_texts([articles[i] for i in positions])
-        for i, analysis in zip(positions, self._fingerprinter.analyze_batch(texts), strict=True):
-            outcomes[i] = analysis or InvalidArgument(
-                f"article {articles[i].id!r} has no words in its title or body (after removing site chrome)",
-                reason="NO_USABLE_TEXT",
-                metadata={"article_id": articles[i].id},
-            )
+        for i, judged, analysis in zip(positions, texts, self._fingerprinter.analyze_batch(texts), strict=True):
+            if analysis is None:
+                outcomes[i] = InvalidArgument(
+                    f"article {articles[i].id!r} has no words in its title or body (after removing site chrome)",
+                    reason="NO_USABLE_TEXT",
+                    metadata={"article_id": articles[i].id},
+                )
+            else:
+                outcomes[i] = _Judged(judged, analysis)
         return [outcome for outcome in outcomes if outcome is not None]
 
-    def _analyze(self, article: ArticleInput, *, id_required: bool) -> Analysis:
-        """Validate one article and analyse its text; raises InvalidArgument saying what is wrong."""
-        (outcome,) = self._analyze_many([article], id_required=id_required)
-        if isinstance(outcome, InvalidArgument):
-            raise outcome
-        return outcome
+    def _analyze_all(self, articles: Sequence[ArticleInput]) -> list[_Judged]:
+        """Validate and analyse texts to check, search by or compare (ids optional); raises InvalidArgument
+        saying what is wrong with the first bad one. Catches this replica's copy up (see `_judged_texts`)."""
+        outcomes = self._analyze_many(articles, id_required=False)
+        for outcome in outcomes:
+            if isinstance(outcome, InvalidArgument):
+                raise outcome
+        return [outcome for outcome in outcomes if isinstance(outcome, _Judged)]
 
     def _validate(self, article: ArticleInput, *, id_required: bool) -> None:
         self._validate_id(article.id, required=id_required)
@@ -683,7 +702,7 @@ class Engine:
         none) if `deadline` (a time.monotonic() value) passes before it.
         """
         prepared = self._analyze_many(articles, id_required=True)
-        analyses = [item for item in prepared if isinstance(item, Analysis)]
+        analyses = [item.analysis for item in prepared if isinstance(item, _Judged)]
 
         def write(undo: Undo, removed: list[int]) -> list[ArticleResult | NewsdedupError]:
             outcomes: list[ArticleResult | NewsdedupError] = []
@@ -696,7 +715,9 @@ class Engine:
                     continue
                 salient, story_signature = next(features)
                 try:
-                    outcomes.append(self._ingest_one(article, item, salient, story_signature, now, undo, removed))
+                    outcomes.append(
+                        self._ingest_one(article, item.analysis, salient, story_signature, now, undo, removed)
+                    )
                 except (Conflict, CapacityExhausted) as error:
                     outcomes.append(error)
             stored = [
@@ -975,8 +996,8 @@ class Engine:
 
         A cluster that does not exist yet is reported with an empty cluster_id.
         """
-        analysis = self._analyze(article, id_required=False)
-        with self._current():
+        analysis = self._analyze_all([article])[0].analysis
+        with self._lock:  # the copy was caught up by the analysis, after this call began
             existing = self._store.article_by_id(article.id) if article.id else None
             if existing is not None:
                 return self._existing_result(existing, analysis)
@@ -1012,9 +1033,9 @@ class Engine:
             raise InvalidArgument(f"min_similarity must be in [0, 1], got {min_similarity}")
         limit = min(max_results or DEFAULT_SEARCH_RESULTS, MAX_SEARCH_RESULTS)
         if article is not None:
-            analysis = self._analyze(article, id_required=False)
-            query_text = self._judged_texts([article])[0]
-            with self._current():
+            (query,) = self._analyze_all([article])
+            query_text, analysis = query.text, query.analysis
+            with self._lock:  # the copy was caught up by the analysis, after this call began
                 features = self._story_features([analysis])[0]
                 published = self._published(article, self._now())
                 pending = analysis.terms.ids
@@ -1211,10 +1232,11 @@ class Engine:
 
     def compare(self, first: ArticleInput, second: ArticleInput) -> Comparison:
         """Score two texts against each other and show the shared evidence; nothing is stored."""
-        analyses = [self._analyze(first, id_required=False), self._analyze(second, id_required=False)]
-        texts = self._judged_texts([first, second])
+        judged = self._analyze_all([first, second])
+        texts = [side.text for side in judged]
+        analyses = [side.analysis for side in judged]
         tokens = text.tokenize_batch(texts)
-        with self._current():
+        with self._lock:  # the copy was caught up by the analysis, after this call began
             (first_salient, _), (second_salient, _) = self._story_features(analyses)
             story_similarity = stories.cosine(first_salient, second_salient, self._terms)
             weights = [vector.weights(self._terms) for vector in (first_salient, second_salient)]
