@@ -43,7 +43,8 @@ def free_port() -> int:
 class RedisProcess:
     """One redis-server on 127.0.0.1 with its append-only file in `directory`."""
 
-    def __init__(self, directory: Path, appendfsync: str = "everysec") -> None:
+    def __init__(self, directory: Path, appendfsync: str = "everysec", password: str = "") -> None:
+        """`password`: one that clients must give (requirepass), in the URL too; none by default."""
         if appendfsync not in APPENDFSYNC:
             raise ValueError(f"appendfsync must be one of {', '.join(APPENDFSYNC)}, got {appendfsync!r}")
         binary = redis_server_binary()
@@ -54,19 +55,21 @@ class RedisProcess:
         self.binary = binary
         self.directory = directory
         self.appendfsync = appendfsync
+        self.password = password
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        user = f":{self.password}@" if self.password else ""
+        return f"redis://{user}127.0.0.1:{self.port}/0"
 
     @property
     def log_path(self) -> Path:
         return self.directory / "redis.log"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10)
+        return redis.Redis(host="127.0.0.1", port=self.port, password=self.password or None, socket_timeout=10)
 
     def start(self) -> RedisProcess:
         """Start it and wait until it answers PING."""
@@ -74,6 +77,8 @@ class RedisProcess:
         command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)]
         command += ["--save", "", "--appendonly", "yes", "--appendfsync", self.appendfsync]
         command += ["--protected-mode", "yes", "--logfile", str(self.log_path)]
+        if self.password:
+            command += ["--requirepass", self.password]
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_SECONDS
         client = self.client()

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from newsdedup.config import DEFAULT_PORT, Settings
+from newsdedup.config import DEFAULT_PORT, Settings, without_password
 from newsdedup.signatures import OnePermutationHasher
 
 
@@ -175,3 +175,26 @@ def test_describe_lists_every_field_with_help() -> None:
 def test_env_var_names() -> None:
     """Each setting's environment variable is NEWSDEDUP_ plus its upper-case name."""
     assert Settings.env_var("near_lsh_threshold") == "NEWSDEDUP_NEAR_LSH_THRESHOLD"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("redis://:s3cret@redis-host:6379/0", "redis://:***@redis-host:6379/0"),
+        ("rediss://newsdedup:s3c:ret@redis-host/1", "rediss://newsdedup:***@redis-host/1"),
+        ("redis://newsdedup@redis-host/1", "redis://newsdedup@redis-host/1"),
+        ("redis://:p%40ss@[::1]:6379/0", "redis://:***@[::1]:6379/0"),
+        ("unix:///run/redis.sock?db=0&password=s3cret", "unix:///run/redis.sock?db=0&password=***"),
+        ("redis://redis-host/0?PASSWORD=s3cret&socket_timeout=2", "redis://redis-host/0?PASSWORD=***&socket_timeout=2"),
+    ],
+)
+def test_a_store_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    assert without_password(url) == shown
+
+
+def test_a_bad_store_url_is_refused_without_echoing_its_password() -> None:
+    with pytest.raises(ValueError) as raised:
+        Settings(store="http://admin:s3cret@redis-host:6379/0")
+    assert "http://admin:***@redis-host:6379/0" in str(raised.value)
+    assert "s3cret" not in str(raised.value)

@@ -8,6 +8,7 @@ to any other: none of these tests waits for anything to propagate.
 from __future__ import annotations
 
 import random
+import secrets
 import shutil
 import threading
 from collections import defaultdict
@@ -20,6 +21,9 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from newsdedup.config import Settings
+from newsdedup.engine import Engine
+from newsdedup.errors import StorageUnavailable
 from newsdedup.v1 import dedup_service_pb2 as pb
 from newsdedup.v1 import dedup_service_pb2_grpc as pb_grpc
 
@@ -82,6 +86,11 @@ class Replica:
         request = health_pb2.HealthCheckRequest()
         return health_pb2_grpc.HealthStub(self.channel).Check(request, timeout=CALL_TIMEOUT).status
 
+    @classmethod
+    def connect(cls, server: ServerProcess) -> Replica:
+        channel = grpc.insecure_channel(server.target)
+        return cls(server, channel, pb_grpc.DedupServiceStub(channel))
+
 
 @pytest.fixture
 def replica(
@@ -92,18 +101,16 @@ def replica(
     Further arguments are `newsdedup serve` flags. The channels are closed at
     the end; `server_process` stops the processes.
     """
-    channels: list[grpc.Channel] = []
+    started: list[Replica] = []
 
     def start(name: str, *extra_args: str) -> Replica:
         data_dir = str(tmp_path / "replicas" / name) if name else ""
-        server = server_process(data_dir, "--store", redis_server.url, *extra_args)
-        channel = grpc.insecure_channel(server.target)
-        channels.append(channel)
-        return Replica(server, channel, pb_grpc.DedupServiceStub(channel))
+        started.append(Replica.connect(server_process(data_dir, "--store", redis_server.url, *extra_args)))
+        return started[-1]
 
     yield start
-    for channel in channels:
-        channel.close()
+    for replica in started:
+        replica.channel.close()
 
 
 def server_logs(*replicas: Replica) -> str:
@@ -434,3 +441,40 @@ def test_replicas_ahead_of_a_rolled_back_redis_notice_and_take_writes_again(
     assert_gone(b, [docs[1]["doc_id"]])
     assert a.stats() == b.stats()
     assert a.stats().article_count == 3
+
+
+# --- a Redis that asks for a password
+
+
+def test_replicas_on_a_redis_with_a_password_share_one_state_and_never_show_it(
+    server_process: Callable[..., ServerProcess], ecbplus, tmp_path: Path
+) -> None:
+    """Redis with requirepass, the password in the --store URL: the replicas share one state, and the password
+    is in no log line and in no error a client gets, not even while Redis is down (the URL shows `:***@`);
+    a wrong password is refused at startup, without showing it either."""
+    password = "pw-" + secrets.token_hex(8)
+    redis_server = RedisServer(tmp_path / "redis-auth", appendfsync="always", password=password).start()
+    replicas: list[Replica] = []
+    try:
+        for name in ("a", "b"):
+            replicas.append(Replica.connect(server_process(str(tmp_path / name), "--store", redis_server.url)))
+        a, b = replicas
+        doc = long_docs(ecbplus)[0]
+        a.ingest(as_article(doc))
+        copy = b.ingest(as_article(doc, "copy"))
+        assert (copy.verdict, copy.duplicate_of) == (pb.VERDICT_EXACT_DUPLICATE, doc["doc_id"])
+        with pytest.raises(StorageUnavailable) as refused:  # a replica given the wrong password does not start
+            Engine(Settings(data_dir="", store=redis_server.url.replace(password, "wrong-password")))
+        assert "redis://:***@" in str(refused.value) and "wrong-password" not in str(refused.value)
+        redis_server.stop()
+        with pytest.raises(grpc.RpcError) as raised:
+            b.ingest(as_article(long_docs(ecbplus)[1]))
+        assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert f"redis://:***@127.0.0.1:{redis_server.port}/0" in (raised.value.details() or "")
+        assert ":***@" in server_logs(a, b)
+        for shown in (raised.value.details() or "", server_logs(a, b)):
+            assert password not in shown
+    finally:
+        for replica in replicas:
+            replica.channel.close()
+        redis_server.stop()

@@ -10,6 +10,7 @@ with a message that names it.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +22,20 @@ DURABILITY_MODES = ("full", "normal")
 WHEN_FULL_MODES = ("evict", "refuse")
 STORE_SCHEMES = ("redis:", "rediss:", "unix:")
 LOG_FORMATS = ("auto", "json", "text")
+# A URL's password: after the user name (percent-encoded, so no / or @ in it), or a query argument.
+_USER_PASSWORD = re.compile(r"^([a-z]+://[^/@:]*):[^/@]*@", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 # A story window beyond a century is no window; the bound also keeps microsecond arithmetic far from overflow.
 MAX_STORY_WINDOW_DAYS = 36_500.0
+
+
+def without_password(url: str) -> str:
+    """`url` with its password, in the user part or a `password=` query argument, shown as ***.
+
+    For every message and log line that names the shared store: messages
+    reach API clients, and log lines end up in log stores.
+    """
+    return _QUERY_PASSWORD.sub(r"\1***", _USER_PASSWORD.sub(r"\1:***@", url, count=1))
 
 
 def _setting(default: Any, help: str) -> Any:
@@ -53,8 +66,9 @@ class Settings:
     )
     store: str = _setting(
         "",
-        "Shared state for several replicas: redis://host:port/db (rediss:// for TLS). Each replica keeps a full "
-        "copy in its data dir and in memory, and every write goes to Redis first. Empty: this server alone.",
+        "Shared state for several replicas: redis://host:port/db, redis://user:password@host:port/db, rediss:// "
+        "for TLS. Each replica keeps a full copy in its data dir and in memory, and every write goes to Redis "
+        "first. Empty: this server alone.",
     )
     durability: str = _setting(
         "full",
@@ -208,7 +222,10 @@ class Settings:
                 f"got {self.story_window_days}"
             )
         if self.store and not self.store.startswith(STORE_SCHEMES):
-            yield f"store must be empty or a Redis URL (redis://host:port/db, rediss://, unix://), got {self.store!r}"
+            yield (
+                f"store must be empty or a Redis URL (redis://host:port/db, rediss://, unix://), "
+                f"got {without_password(self.store)!r}"
+            )
         if self.when_full not in WHEN_FULL_MODES:
             yield f"when_full must be one of {', '.join(WHEN_FULL_MODES)}, got {self.when_full!r}"
         if self.max_articles < 0:

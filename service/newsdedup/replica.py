@@ -46,14 +46,14 @@ class SharedCopy:
                 for page in self._store.table_pages(table):
                     self.shared.put_rows(table, page)
             position = self.shared.finish_creating(self._store.sequences(), page_token_key)
-            log.info("created the shared state at %s from this replica's copy", self.shared.url)
+            log.info("created the shared state at %s from this replica's copy", self.shared.where)
             self._record(position)
             return
         epoch = self.shared.join()
         kept = self._store.get_meta("shared_position")
         if self._store.get_meta("shared_epoch") == epoch and kept and self.shared.holds(kept):
             self.position = kept
-            log.info("joined the shared state at %s; catching up from %s", self.shared.url, kept)
+            log.info("joined the shared state at %s; catching up from %s", self.shared.where, kept)
             return
         self.copy()
 
@@ -70,7 +70,7 @@ class SharedCopy:
             self._store.set_meta("shared_epoch", self.shared.epoch)
             self._store.set_meta("shared_position", position)
         self.position = position
-        log.info("copied the shared state from %s (%d articles)", self.shared.url, self._store.article_count())
+        log.info("copied the shared state from %s (%d articles)", self.shared.where, self._store.article_count())
 
     def _record(self, position: str) -> None:
         with self._store.transaction(shipped=False):

@@ -38,6 +38,7 @@ from collections.abc import Iterator
 import redis
 
 from newsdedup.changesets import TABLES, Changeset, Row, TableChanges, packed, unpacked
+from newsdedup.config import without_password
 from newsdedup.errors import IncompatibleData, StorageUnavailable
 
 PREFIX = "{newsdedup}"
@@ -89,12 +90,12 @@ class SharedState:
 
     def __init__(self, url: str, parameters: str) -> None:
         """`parameters`: the store's signature parameters (JSON); a Redis holding others is refused."""
-        self.url = url
+        self.where = without_password(url)  # for messages: they reach clients and logs
         self.parameters = parameters
         try:
             self._redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         except ValueError as error:
-            raise StorageUnavailable(f"cannot use the shared store {url!r}: {error}") from error
+            raise StorageUnavailable(f"cannot use the shared store {self.where!r}: {error}") from error
         self._commit = self._redis.register_script(_COMMIT)
         self.epoch = ""
 
@@ -108,7 +109,7 @@ class SharedState:
             yield
         except redis.RedisError as error:
             raise StorageUnavailable(
-                f"the shared store (Redis at {self.url}) failed while {doing}: {error}; {outcome}"
+                f"the shared store (Redis at {self.where}) failed while {doing}: {error}; {outcome}"
             ) from error
 
     # --- joining
@@ -126,7 +127,7 @@ class SharedState:
         stored = self._wait_for("parameters")
         if stored != self.parameters:
             raise IncompatibleData(
-                f"the shared store at {self.url} holds articles signed with parameters {stored}, but this "
+                f"the shared store at {self.where} holds articles signed with parameters {stored}, but this "
                 f"server is configured with {self.parameters}: start it with the same settings as the other "
                 f"replicas, or point it at another Redis",
                 metadata={"stored": stored, "configured": self.parameters},
@@ -138,7 +139,7 @@ class SharedState:
         while (value := self._redis.hget(META, field)) is None:
             if time.monotonic() > waited_until:
                 raise StorageUnavailable(
-                    f"the shared store at {self.url} has been being created by another replica for over "
+                    f"the shared store at {self.where} has been being created by another replica for over "
                     f"{SEED_WAIT_SECONDS:.0f} s; if that replica died, delete the keys {PREFIX}:* and start again"
                 )
             time.sleep(0.1)
@@ -248,7 +249,7 @@ class SharedState:
     def _check_epoch(self, epoch: bytes | None) -> None:
         if epoch is None or epoch.decode() != self.epoch:
             raise StorageUnavailable(
-                f"the shared store at {self.url} lost its data (its epoch is {epoch!r}, this replica joined "
+                f"the shared store at {self.where} lost its data (its epoch is {epoch!r}, this replica joined "
                 f"{self.epoch!r}): restore Redis from its append-only file, or restart the replicas so that "
                 f"the first one started puts its copy back"
             )
