@@ -40,11 +40,28 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_cluster_port() -> int:
+    """A free port for a Redis Cluster node: its cluster bus listens 10,000 above it, which must be free too."""
+    while True:
+        port = free_port()
+        if port + 10_000 > 65535:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port + 10_000))
+            except OSError:
+                continue
+        return port
+
+
 class RedisProcess:
     """One redis-server on 127.0.0.1 with its append-only file in `directory`."""
 
-    def __init__(self, directory: Path, appendfsync: str = "everysec", password: str = "") -> None:
-        """`password`: one that clients must give (requirepass), in the URL too; none by default."""
+    def __init__(
+        self, directory: Path, appendfsync: str = "everysec", password: str = "", cluster: bool = False
+    ) -> None:
+        """`password`: one that clients must give (requirepass), in the URL too; none by default. `cluster`: a
+        node of a Redis Cluster (cluster-enabled), which serves no key until it holds slots."""
         if appendfsync not in APPENDFSYNC:
             raise ValueError(f"appendfsync must be one of {', '.join(APPENDFSYNC)}, got {appendfsync!r}")
         binary = redis_server_binary()
@@ -56,7 +73,8 @@ class RedisProcess:
         self.directory = directory
         self.appendfsync = appendfsync
         self.password = password
-        self.port = free_port()
+        self.cluster = cluster
+        self.port = free_cluster_port() if cluster else free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -79,6 +97,8 @@ class RedisProcess:
         command += ["--protected-mode", "yes", "--logfile", str(self.log_path)]
         if self.password:
             command += ["--requirepass", self.password]
+        if self.cluster:
+            command += ["--cluster-enabled", "yes", "--cluster-config-file", str(self.directory / "nodes.conf")]
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_SECONDS
         client = self.client()

@@ -14,10 +14,10 @@ from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.errors import Conflict, IncompatibleData, NotFound, StorageUnavailable
 from newsdedup.models import ArticleInput, Relation, Verdict
-from newsdedup.shared import SharedState, Stale
+from newsdedup.shared import META, SharedState, Stale
 
 from .articles import edited_copy, invented_words, story_text
-from .redis_server import RedisServer
+from .redis_server import RedisClusterNodes, RedisServer
 
 WORDS = invented_words(7, 4_000)
 
@@ -324,3 +324,37 @@ def test_a_read_call_reads_the_log_once_and_sees_every_write_committed_before_it
     assert len(reads) == 2
     assert second.compare(copy, story(2, "")).relation != Relation.EXACT_DUPLICATE
     assert len(reads) == 3
+
+
+@pytest.fixture
+def redis_cluster(tmp_path: Path) -> Iterator[RedisClusterNodes]:
+    """A Redis Cluster of three real redis-servers on loopback, stopped by their PIDs at the end."""
+    cluster = RedisClusterNodes(tmp_path / "cluster").start()
+    yield cluster
+    cluster.stop()
+
+
+def test_replicas_on_a_redis_cluster_share_one_state_through_any_node_and_follow_a_resharding(
+    redis_cluster: RedisClusterNodes,
+) -> None:
+    """Each replica is given another node of the cluster, two of which do not hold newsdedup's hash slot:
+    they share one state. When the slot moves to another node (resharding), they follow it, not restarted."""
+    engines = [Engine(Settings(data_dir="", store=url)) for url in redis_cluster.urls]
+    try:
+        first, second, third = engines
+        original = story(1, "wire")
+        first.ingest(original)
+        copy = second.ingest(ArticleInput(id="copy", title=original.title, body=original.body))
+        assert (copy.verdict, copy.duplicate_of) == (Verdict.EXACT_DUPLICATE, "wire")
+        holder = redis_cluster.holder(META)
+        redis_cluster.move_slot_of(META, to=(holder + 1) % 3)
+        assert redis_cluster.holder(META) != holder
+        assert third.ingest(story(1, "copy-2")).duplicate_of == "wire"
+        second.ingest(story(2))
+        first.delete_article("copy")
+        ids = ["wire", "copy", "copy-2", "story-2"]
+        assert state(first, ids) == state(second, ids) == state(third, ids)
+        assert third.stats().article_count == 3
+    finally:
+        for engine in engines:
+            engine.close()

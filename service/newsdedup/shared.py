@@ -34,8 +34,10 @@ import contextlib
 import secrets
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 
 from newsdedup.changesets import TABLES, Changeset, Row, TableChanges, packed, unpacked
 from newsdedup.config import without_password
@@ -77,6 +79,26 @@ return {1, id}
 """
 
 
+def _connect(url: str) -> redis.Redis | RedisCluster:
+    """A client of the Redis at `url`; for a node of a Redis Cluster, a cluster client.
+
+    newsdedup's keys share one hash tag, so one node holds them all; the
+    cluster client finds it whichever node `url` names, and follows the keys
+    through failovers and resharding (MOVED, ASK). A plain client would get
+    MOVED from every other node.
+    """
+    options: dict[str, Any] = {"socket_timeout": 10, "socket_connect_timeout": 5}
+    client = redis.Redis.from_url(url, **options)
+    try:
+        clustered = client.info("cluster").get("cluster_enabled") == 1
+    except redis.ResponseError:  # INFO refused to this user by an ACL: a cluster client needs CLUSTER commands
+        clustered = False
+    if not clustered:
+        return client
+    client.close()
+    return RedisCluster.from_url(url, **options)
+
+
 class Stale(Exception):
     """Another replica committed since this one caught up: catch up and judge the write again."""
 
@@ -93,7 +115,8 @@ class SharedState:
         self.where = without_password(url)  # for messages: they reach clients and logs
         self.parameters = parameters
         try:
-            self._redis = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+            with self._reaching("connecting"):
+                self._redis = _connect(url)
         except ValueError as error:
             raise StorageUnavailable(f"cannot use the shared store {self.where!r}: {error}") from error
         self._commit = self._redis.register_script(_COMMIT)
