@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import procfs
@@ -58,10 +59,16 @@ class RedisProcess:
     """One redis-server on 127.0.0.1 with its append-only file in `directory`."""
 
     def __init__(
-        self, directory: Path, appendfsync: str = "everysec", password: str = "", cluster: bool = False
+        self,
+        directory: Path,
+        appendfsync: str = "everysec",
+        password: str = "",
+        cluster: bool = False,
+        extra_args: Sequence[str] = (),
     ) -> None:
         """`password`: one that clients must give (requirepass), in the URL too; none by default. `cluster`: a
-        node of a Redis Cluster (cluster-enabled), which serves no key until it holds slots."""
+        node of a Redis Cluster (cluster-enabled), which serves no key until it holds slots. `extra_args`:
+        more redis-server flags (`--replicaof host port`, say)."""
         if appendfsync not in APPENDFSYNC:
             raise ValueError(f"appendfsync must be one of {', '.join(APPENDFSYNC)}, got {appendfsync!r}")
         binary = redis_server_binary()
@@ -74,6 +81,7 @@ class RedisProcess:
         self.appendfsync = appendfsync
         self.password = password
         self.cluster = cluster
+        self.extra_args = list(extra_args)
         self.port = free_cluster_port() if cluster else free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -99,6 +107,7 @@ class RedisProcess:
             command += ["--requirepass", self.password]
         if self.cluster:
             command += ["--cluster-enabled", "yes", "--cluster-config-file", str(self.directory / "nodes.conf")]
+        command += self.extra_args
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_SECONDS
         client = self.client()

@@ -3,17 +3,23 @@
 A free loopback port, its own data folder, stopped by its PID; never skipped (it
 raises if redis-server is missing: .ci/run installs Debian's package). The tests
 run it with its append-only file fsynced on every write, as the README advises.
-`RedisClusterNodes` makes a Redis Cluster of such servers.
+`RedisClusterNodes` makes a Redis Cluster of such servers, `RedisWithSentinel` a
+master, its replica and a Sentinel watching them.
 """
 
 from __future__ import annotations
 
+import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import redis
 
 from .programs import load_benchmark
 
-RedisServer = load_benchmark("redis_process").RedisProcess
+redis_process = load_benchmark("redis_process")
+RedisServer = redis_process.RedisProcess
 
 SLOTS = 16384
 READY_SECONDS = 30.0
@@ -85,4 +91,80 @@ class RedisClusterNodes:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the Redis Cluster is not ok after {READY_SECONDS} s: {states}")
+            time.sleep(0.1)
+
+
+class RedisWithSentinel:
+    """A master, one replica of it and one Sentinel watching them (quorum 1) on loopback; `url` is the
+    redis+sentinel:// URL of the master, `failover()` makes the replica the master."""
+
+    SERVICE = "newsdedup"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.master = RedisServer(directory / "master", appendfsync="always")
+        replica_of = ["--replicaof", "127.0.0.1", str(self.master.port)]
+        self.replica = RedisServer(directory / "replica", appendfsync="always", extra_args=replica_of)
+        self.port = redis_process.free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.port}/{self.SERVICE}/0"
+
+    def start(self) -> RedisWithSentinel:
+        self.master.start()
+        self.replica.start()
+        folder = self.directory / "sentinel"
+        folder.mkdir(parents=True)
+        config = folder / "sentinel.conf"  # Sentinel rewrites it with what it learns
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {folder}\nlogfile {folder / 'sentinel.log'}\n"
+            f"sentinel monitor {self.SERVICE} 127.0.0.1 {self.master.port} 1\n"
+            f"sentinel down-after-milliseconds {self.SERVICE} 1000\n"
+            f"sentinel failover-timeout {self.SERVICE} 10000\n"
+        )
+        self.process = subprocess.Popen([self.master.binary, str(config), "--sentinel"], stdin=subprocess.DEVNULL)
+        self._wait(lambda client: client.sentinel_slaves(self.SERVICE), "Sentinel to see the replica")
+        return self
+
+    def master_port(self) -> int:
+        with self._client() as client:
+            return int(client.sentinel_get_master_addr_by_name(self.SERVICE)[1])
+
+    def failover(self) -> None:
+        """Wait for the replica to hold every write, have Sentinel promote it, and wait until it is the master."""
+        with self.master.client() as client:
+            client.execute_command("WAIT", 1, 10_000)
+        with self._client() as client:
+            client.execute_command("SENTINEL FAILOVER", self.SERVICE)
+        self._wait(lambda _: self.master_port() == self.replica.port, "the replica to become the master")
+        self._wait(lambda _: self._role(self.replica) == "master", "the promotion")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+        self.replica.stop()
+        self.master.stop()
+
+    @staticmethod
+    def _role(server: RedisServer) -> str:
+        with server.client() as client:
+            return str(client.info("replication")["role"])
+
+    def _client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10)
+
+    def _wait(self, ready: Callable[[redis.Redis], object], what: str) -> None:
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            with self._client() as client:
+                try:
+                    if ready(client):
+                        return
+                except redis.RedisError:
+                    pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"waited {READY_SECONDS} s for {what}")
             time.sleep(0.1)

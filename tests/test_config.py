@@ -185,6 +185,7 @@ def test_env_var_names() -> None:
         ("rediss://newsdedup:s3c:ret@redis-host/1", "rediss://newsdedup:***@redis-host/1"),
         ("redis://newsdedup@redis-host/1", "redis://newsdedup@redis-host/1"),
         ("redis://:p%40ss@[::1]:6379/0", "redis://:***@[::1]:6379/0"),
+        ("redis+sentinel://:s3cret@s1:26379,s2:26379/news/0", "redis+sentinel://:***@s1:26379,s2:26379/news/0"),
         ("unix:///run/redis.sock?db=0&password=s3cret", "unix:///run/redis.sock?db=0&password=***"),
         ("redis://redis-host/0?PASSWORD=s3cret&socket_timeout=2", "redis://redis-host/0?PASSWORD=***&socket_timeout=2"),
     ],

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from newsdedup.boilerplate import RecurringLines
@@ -14,12 +16,13 @@ from newsdedup.config import Settings
 from newsdedup.engine import Engine
 from newsdedup.errors import Conflict, IncompatibleData, NotFound, StorageUnavailable
 from newsdedup.models import ArticleInput, Relation, Verdict
-from newsdedup.shared import META, SharedState, Stale
+from newsdedup.shared import META, PREFIX, SharedState, Stale
 
 from .articles import edited_copy, invented_words, story_text
-from .redis_server import RedisClusterNodes, RedisServer
+from .redis_server import RedisClusterNodes, RedisServer, RedisWithSentinel
 
 WORDS = invented_words(7, 4_000)
+_T = TypeVar("_T")
 
 
 def story(seed: int, article_id: str | None = None) -> ArticleInput:
@@ -358,3 +361,51 @@ def test_replicas_on_a_redis_cluster_share_one_state_through_any_node_and_follow
     finally:
         for engine in engines:
             engine.close()
+
+
+@pytest.fixture
+def redis_with_sentinel(tmp_path: Path) -> Iterator[RedisWithSentinel]:
+    """A real master, its replica and a Sentinel watching them, stopped by their PIDs at the end."""
+    redis = RedisWithSentinel(tmp_path / "sentinel").start()
+    yield redis
+    redis.stop()
+
+
+def after_failover(call: Callable[[], _T]) -> _T:
+    """The call's result once it reaches the new master: calls that meet the demoted one fail, as the README says."""
+    for _ in range(40):
+        try:
+            return call()
+        except StorageUnavailable:
+            time.sleep(0.25)
+    return call()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis+sentinel://127.0.0.1:26379", "redis+sentinel://127.0.0.1/news/0", "redis+sentinel://h:1/news/first"],
+)
+def test_a_sentinel_url_without_sentinels_or_a_service_is_refused_saying_what_it_takes(url: str) -> None:
+    with pytest.raises(StorageUnavailable, match=r"host:port\[,host:port\.\.\.\]/service\[/db\]"):
+        Engine(Settings(data_dir="", store=url))
+
+
+def test_replicas_through_sentinel_follow_a_failover_to_the_promoted_master(redis_with_sentinel) -> None:
+    """--store redis+sentinel://: the replicas find the master through Sentinel; after a failover they write to
+    the promoted replica, which holds every acknowledged write (it had them all: WAIT), not restarted."""
+    first, second = (Engine(Settings(data_dir="", store=redis_with_sentinel.url)) for _ in range(2))
+    try:
+        original = story(1, "wire")
+        first.ingest(original)
+        assert redis_with_sentinel.master_port() == redis_with_sentinel.master.port
+        redis_with_sentinel.failover()
+        copy = after_failover(lambda: second.ingest(ArticleInput(id="copy", title=original.title, body=original.body)))
+        assert (copy.verdict, copy.duplicate_of) == (Verdict.EXACT_DUPLICATE, "wire")
+        after_failover(lambda: first.ingest(story(2)))
+        ids = ["wire", "copy", "story-2"]
+        assert state(first, ids) == state(second, ids)
+        with redis_with_sentinel.replica.client() as promoted:
+            assert promoted.hlen(f"{PREFIX}:t:articles") == 3
+    finally:
+        first.close()
+        second.close()

@@ -20,10 +20,11 @@ ENV_PREFIX = "NEWSDEDUP_"
 DEFAULT_PORT = 50051
 DURABILITY_MODES = ("full", "normal")
 WHEN_FULL_MODES = ("evict", "refuse")
-STORE_SCHEMES = ("redis:", "rediss:", "unix:")
+SENTINEL_SCHEME = "redis+sentinel:"
+STORE_SCHEMES = ("redis:", "rediss:", "unix:", SENTINEL_SCHEME)
 LOG_FORMATS = ("auto", "json", "text")
 # A URL's password: after the user name (percent-encoded, so no / or @ in it), or a query argument.
-_USER_PASSWORD = re.compile(r"^([a-z]+://[^/@:]*):[^/@]*@", re.IGNORECASE)
+_USER_PASSWORD = re.compile(r"^([a-z+]+://[^/@:]*):[^/@]*@", re.IGNORECASE)
 _QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 # A story window beyond a century is no window; the bound also keeps microsecond arithmetic far from overflow.
 MAX_STORY_WINDOW_DAYS = 36_500.0
@@ -67,8 +68,9 @@ class Settings:
     store: str = _setting(
         "",
         "Shared state for several replicas: redis://host:port/db, redis://user:password@host:port/db, rediss:// "
-        "for TLS. Each replica keeps a full copy in its data dir and in memory, and every write goes to Redis "
-        "first. Empty: this server alone.",
+        "for TLS, redis+sentinel://host:port,host:port/service/db for the master the Sentinels name. Each "
+        "replica keeps a full copy in its data dir and in memory, and every write goes to Redis first. Empty: "
+        "this server alone.",
     )
     durability: str = _setting(
         "full",
@@ -223,7 +225,8 @@ class Settings:
             )
         if self.store and not self.store.startswith(STORE_SCHEMES):
             yield (
-                f"store must be empty or a Redis URL (redis://host:port/db, rediss://, unix://), "
+                f"store must be empty or a Redis URL (redis://host:port/db, rediss://, unix://, "
+                f"redis+sentinel://host:port/service/db), "
                 f"got {without_password(self.store)!r}"
             )
         if self.when_full not in WHEN_FULL_MODES:

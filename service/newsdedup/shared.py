@@ -33,14 +33,16 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import redis
+import redis.sentinel
 from redis.cluster import RedisCluster
 
 from newsdedup.changesets import TABLES, Changeset, Row, TableChanges, packed, unpacked
-from newsdedup.config import without_password
+from newsdedup.config import SENTINEL_SCHEME, without_password
 from newsdedup.errors import IncompatibleData, StorageUnavailable
 
 PREFIX = "{newsdedup}"
@@ -79,15 +81,21 @@ return {1, id}
 """
 
 
+_TIMEOUTS: dict[str, Any] = {"socket_timeout": 10, "socket_connect_timeout": 5}
+
+
 def _connect(url: str) -> redis.Redis | RedisCluster:
-    """A client of the Redis at `url`; for a node of a Redis Cluster, a cluster client.
+    """A client of the Redis at `url`: through Sentinel for redis+sentinel://; for a node of a Redis Cluster,
+    a cluster client.
 
     newsdedup's keys share one hash tag, so one node holds them all; the
     cluster client finds it whichever node `url` names, and follows the keys
     through failovers and resharding (MOVED, ASK). A plain client would get
     MOVED from every other node.
     """
-    options: dict[str, Any] = {"socket_timeout": 10, "socket_connect_timeout": 5}
+    if url.startswith(SENTINEL_SCHEME):
+        return _sentinel_master(url)
+    options = _TIMEOUTS
     client = redis.Redis.from_url(url, **options)
     try:
         clustered = client.info("cluster").get("cluster_enabled") == 1
@@ -97,6 +105,55 @@ def _connect(url: str) -> redis.Redis | RedisCluster:
         return client
     client.close()
     return RedisCluster.from_url(url, **options)
+
+
+class _Sentinel(redis.sentinel.Sentinel):
+    """Sentinels asked for the master the way Redis's client guidelines say: SENTINEL get-master-addr-by-name.
+
+    It names the promoted replica as soon as the failover promotes it.
+    redis-py's way (SENTINEL MASTERS) names the old master until the
+    failover ends, and the old master takes writes until Sentinel demotes
+    it, which throws them away.
+    """
+
+    def discover_master(self, service_name: str) -> tuple[str, int]:
+        for sentinel in self.sentinels:
+            try:
+                address = sentinel.execute_command("SENTINEL GET-MASTER-ADDR-BY-NAME", service_name)
+            except (redis.ConnectionError, redis.TimeoutError):
+                continue  # the next Sentinel
+            if address:
+                host, port = address
+                return _text(host), int(port)
+        raise redis.sentinel.MasterNotFoundError(f"no Sentinel names a master for {service_name!r}")
+
+
+def _sentinel_master(url: str) -> redis.Redis:
+    """A client of the master Sentinel names: redis+sentinel://[user:password@]host:port[,host:port...]/service[/db].
+
+    The user and password are the master's. The client asks the Sentinels
+    for the master's address when it connects, and again after a failover:
+    a call that meets the demoted master fails (UNAVAILABLE), and the next
+    one goes to the new master.
+    """
+    parts = urllib.parse.urlsplit(url)
+    user, _, hosts = parts.netloc.rpartition("@")
+    username, _, password = user.partition(":")
+    service, _, db = parts.path.strip("/").partition("/")
+    try:
+        sentinels = [(host, int(port)) for host, _, port in (address.rpartition(":") for address in hosts.split(","))]
+    except ValueError:
+        sentinels = []
+    if not service or not sentinels or not all(host for host, _ in sentinels) or not (db or "0").isdigit():
+        raise ValueError(f"a Sentinel URL is {SENTINEL_SCHEME}//[user:password@]host:port[,host:port...]/service[/db]")
+    sentinel = _Sentinel(sentinels, sentinel_kwargs=_TIMEOUTS)
+    return sentinel.master_for(
+        service,
+        db=int(db or 0),
+        username=urllib.parse.unquote(username) or None,
+        password=urllib.parse.unquote(password) or None,
+        **_TIMEOUTS,
+    )
 
 
 class Stale(Exception):
@@ -119,6 +176,8 @@ class SharedState:
                 self._redis = _connect(url)
         except ValueError as error:
             raise StorageUnavailable(f"cannot use the shared store {self.where!r}: {error}") from error
+        pool = getattr(self._redis, "connection_pool", None)  # a cluster client has one per node
+        self._sentinel = pool if isinstance(pool, redis.sentinel.SentinelConnectionPool) else None
         self._commit = self._redis.register_script(_COMMIT)
         self.epoch = ""
 
@@ -290,6 +349,11 @@ class SharedState:
             args += [str(key) for key in changes.deleted]
         # A reply lost on the way back leaves a committed write unacknowledged; sending it again is safe.
         with self._reaching("committing a write", "it may or may not have been stored: sending it again is safe"):
+            if self._sentinel is not None:
+                # Sentinel promotes a replica before it tells the old master; until then the old master
+                # still takes writes, which its demotion throws away. Asking first (one round trip to
+                # Sentinel) sends the write to the new master: the pool drops connections to the old one.
+                self._sentinel.get_master_address()
             status, result = self._commit(keys=[LOG, META, *TABLE_KEYS.values()], args=args)
         if status == -1:
             self._check_epoch(None)
