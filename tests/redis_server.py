@@ -136,8 +136,8 @@ class RedisWithSentinel:
         """Wait for the replica to hold every write, have Sentinel promote it, and wait until it is the master."""
         with self.master.client() as client:
             client.execute_command("WAIT", 1, 10_000)
-        with self._client() as client:
-            client.execute_command("SENTINEL FAILOVER", self.SERVICE)
+        # Refused (NOGOODSLAVE) until Sentinel has heard from the replica itself: asked again until it starts.
+        self._wait(lambda client: client.execute_command("SENTINEL FAILOVER", self.SERVICE), "a failover to start")
         self._wait(lambda _: self.master_port() == self.replica.port, "the replica to become the master")
         self._wait(lambda _: self._role(self.replica) == "master", "the promotion")
 
