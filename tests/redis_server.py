@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -23,6 +24,20 @@ RedisServer = redis_process.RedisProcess
 
 SLOTS = 16384
 READY_SECONDS = 30.0
+
+
+def wait_until(ready: Callable[[], object], what: str) -> None:
+    """Poll `ready()` until it is true; a RedisError counts as not yet. RuntimeError after READY_SECONDS."""
+    deadline = time.monotonic() + READY_SECONDS
+    while True:
+        try:
+            if ready():
+                return
+        except redis.RedisError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"waited {READY_SECONDS} s for {what}")
+        time.sleep(0.1)
 
 
 class RedisClusterNodes:
@@ -81,17 +96,12 @@ class RedisClusterNodes:
 
     def _wait_until_ok(self) -> None:
         """Until every node sees every slot served (cluster_state:ok): the cluster has converged."""
-        deadline = time.monotonic() + READY_SECONDS
-        while True:
-            states = []
-            for node in self.nodes:
-                with node.client() as client:
-                    states.append(client.cluster("INFO").get("cluster_state"))
-            if all(state == "ok" for state in states):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the Redis Cluster is not ok after {READY_SECONDS} s: {states}")
-            time.sleep(0.1)
+        wait_until(lambda: all(self._state(node) == "ok" for node in self.nodes), "the Redis Cluster to be ok")
+
+    @staticmethod
+    def _state(node: RedisServer) -> str:
+        with node.client() as client:
+            return str(client.cluster("INFO").get("cluster_state"))
 
 
 class RedisWithSentinel:
@@ -125,21 +135,20 @@ class RedisWithSentinel:
             f"sentinel failover-timeout {self.SERVICE} 10000\n"
         )
         self.process = subprocess.Popen([self.master.binary, str(config), "--sentinel"], stdin=subprocess.DEVNULL)
-        self._wait(lambda client: client.sentinel_slaves(self.SERVICE), "Sentinel to see the replica")
+        wait_until(lambda: self._ask("SENTINEL REPLICAS", self.SERVICE), "Sentinel to see the replica")
         return self
 
     def master_port(self) -> int:
-        with self._client() as client:
-            return int(client.sentinel_get_master_addr_by_name(self.SERVICE)[1])
+        return int(self._ask("SENTINEL GET-MASTER-ADDR-BY-NAME", self.SERVICE)[1])
 
     def failover(self) -> None:
         """Wait for the replica to hold every write, have Sentinel promote it, and wait until it is the master."""
         with self.master.client() as client:
             client.execute_command("WAIT", 1, 10_000)
         # Refused (NOGOODSLAVE) until Sentinel has heard from the replica itself: asked again until it starts.
-        self._wait(lambda client: client.execute_command("SENTINEL FAILOVER", self.SERVICE), "a failover to start")
-        self._wait(lambda _: self.master_port() == self.replica.port, "the replica to become the master")
-        self._wait(lambda _: self._role(self.replica) == "master", "the promotion")
+        wait_until(lambda: self._ask("SENTINEL FAILOVER", self.SERVICE), "a failover to start")
+        wait_until(lambda: self.master_port() == self.replica.port, "the replica to become the master")
+        wait_until(lambda: self._role(self.replica) == "master", "the promotion")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -153,18 +162,7 @@ class RedisWithSentinel:
         with server.client() as client:
             return str(client.info("replication")["role"])
 
-    def _client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10)
-
-    def _wait(self, ready: Callable[[redis.Redis], object], what: str) -> None:
-        deadline = time.monotonic() + READY_SECONDS
-        while True:
-            with self._client() as client:
-                try:
-                    if ready(client):
-                        return
-                except redis.RedisError:
-                    pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"waited {READY_SECONDS} s for {what}")
-            time.sleep(0.1)
+    def _ask(self, *command: object) -> Any:
+        """The Sentinel's reply to `command`."""
+        with redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=10) as client:
+            return client.execute_command(*command)

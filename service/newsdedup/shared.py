@@ -90,13 +90,12 @@ def _connect(url: str) -> redis.Redis | RedisCluster:
 
     newsdedup's keys share one hash tag, so one node holds them all; the
     cluster client finds it whichever node `url` names, and follows the keys
-    through failovers and resharding (MOVED, ASK). A plain client would get
+    when they move to another node (MOVED, ASK). A plain client would get
     MOVED from every other node.
     """
     if url.startswith(SENTINEL_SCHEME):
         return _sentinel_master(url)
-    options = _TIMEOUTS
-    client = redis.Redis.from_url(url, **options)
+    client = redis.Redis.from_url(url, **_TIMEOUTS)
     try:
         clustered = client.info("cluster").get("cluster_enabled") == 1
     except redis.ResponseError:  # INFO refused to this user by an ACL: a cluster client needs CLUSTER commands
@@ -104,7 +103,7 @@ def _connect(url: str) -> redis.Redis | RedisCluster:
     if not clustered:
         return client
     client.close()
-    return RedisCluster.from_url(url, **options)
+    return RedisCluster.from_url(url, **_TIMEOUTS)
 
 
 class _Sentinel(redis.sentinel.Sentinel):
