@@ -22,7 +22,12 @@ Shutdown, in order:
    be stored; every acknowledged one is, since a result is sent only after its
    commit.
 4. Once every handler has returned, the store is closed (the last commit is
-   flushed) and the process exits 0.
+   flushed) and the process exits 0. grpc closes the connections as soon as
+   the last call is over, so a client that has not yet read all of a large
+   reply can lose the rest of it and see UNAVAILABLE for a call that was
+   carried out. It sends the call again, as it would any UNAVAILABLE one
+   (the bundled client does); ingest is idempotent, the retry says
+   already_ingested.
 """
 
 from __future__ import annotations
