@@ -156,6 +156,11 @@ EXPECTED: dict[str, frozenset[grpc.StatusCode]] = {
     "stats": frozenset({OK}),
 }
 STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+# A replica's counters, as its figures name them: other replicas' writes applied, its own writes judged again.
+REPLICATION_METRICS = {
+    "changesets_applied": "newsdedup_shared_changesets_applied_total",
+    "write_conflicts": "newsdedup_shared_write_conflicts_total",
+}
 
 
 # --- the id pool
@@ -292,9 +297,14 @@ class Sample:
         """The figures for a progress line."""
 
         def server(figures: dict[str, Any]) -> str:
+            replication = (
+                f", applied {figures['changesets_applied']:,}, conflicts {figures['write_conflicts']:,}"
+                if "write_conflicts" in figures
+                else ""
+            )
             return (
                 f"RSS {figures['rss_mb']} MB, index {figures['index_mb']} MB, store {figures['store_mb']} MB, "
-                f"{figures['articles']} articles"
+                f"{figures['articles']} articles{replication}"
             )
 
         if not self.redis:
@@ -376,14 +386,17 @@ class Load:
                         break
 
     async def server_figures(self, replica: Replica) -> dict[str, Any]:
-        """A server's RSS, index memory, store size and stored articles."""
+        """A server's RSS, index memory, store size and stored articles; a replica's writes applied from the
+        others and its own judged again (conflicts), so far."""
         reply = await self.tally.call("stats", replica, replica.stub().GetStats, pb.GetStatsRequest())
-        index_bytes = await asyncio.to_thread(scrape, replica.metrics_port, "newsdedup_index_memory_bytes")
+        names = ["newsdedup_index_memory_bytes", *(REPLICATION_METRICS.values() if replica.redis else ())]
+        index_bytes, *replication = await asyncio.to_thread(scrape, replica.metrics_port, *names)
         return {
             "rss_mb": megabytes(replica.memory()["rss_bytes"]),
             "index_mb": megabytes(index_bytes),
             "store_mb": megabytes(directory_bytes(replica.data_dir)),
             "articles": reply.article_count if reply is not None else None,
+            **{name: int(count) for name, count in zip(REPLICATION_METRICS, replication, strict=True)},
         }
 
     async def sample(self, started: float) -> Sample:
@@ -640,15 +653,20 @@ def agreement(views: list[View], ids: list[str]) -> dict[str, Any]:
 # --- the run
 
 
-def scrape(port: int, metric: str) -> float:
-    """The value of an unlabelled gauge on the server's metrics endpoint."""
+def scrape(port: int, *metrics: str) -> list[float]:
+    """The values of unlabelled samples on the server's metrics endpoint, in the order asked."""
     with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=10) as reply:
         text = reply.read().decode()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == metric:
-                return sample.value
-    raise ValueError(f"the metrics endpoint has no {metric}")
+    found = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name in metrics
+    }
+    missing = [metric for metric in metrics if metric not in found]
+    if missing:
+        raise ValueError(f"the metrics endpoint has no {', '.join(missing)}")
+    return [found[metric] for metric in metrics]
 
 
 def slope_per_minute(points: list[tuple[float, float]]) -> float | None:
@@ -703,12 +721,15 @@ def server_report(
     )
     store = figure("store_mb")
     stored = [articles for _, articles in figure("articles") if articles is not None]
-    return {
+    report = {
         "rss": {"empty_server_mb": megabytes(empty["rss_bytes"]), **rss},
         "index_memory": memory_summary(figure("index_mb"), seconds),
         "store_mb": {"start": store[0][1], "end": store[-1][1]},
         "articles_stored": {"min": min(stored, default=None), "max": max(stored, default=None), "end": end},
     }
+    if "write_conflicts" in samples[-1].servers[index]:  # a replica: the counts at each sample
+        report["replication"] = {name: [[t, count] for t, count in figure(name)] for name in REPLICATION_METRICS}
+    return report
 
 
 def redis_report(samples: list[Sample], seconds: float) -> dict[str, Any]:

@@ -216,6 +216,36 @@ def test_evictions_are_counted_by_cause(metered) -> None:
     assert value(m.scrape(), "newsdedup_evictions_total", cause="capacity") == 1
 
 
+def test_replicas_count_the_writes_they_apply_and_those_they_judge_again(metered, redis_server, monkeypatch) -> None:
+    """With a shared store, a replica counts the other replicas' writes it applies, and its own writes judged
+    again because another replica committed first; a server on its own store exports neither."""
+    first, second = metered(store=redis_server.url), metered(store=redis_server.url)
+    for number in (1, 2):
+        first.stub.IngestArticle(pb.IngestArticleRequest(article=article(number)))
+    second.stub.GetStats(pb.GetStatsRequest())  # a call catches the replica up
+    samples = second.scrape()
+    assert value(samples, "newsdedup_shared_changesets_applied_total") == 2
+    assert value(samples, "newsdedup_shared_write_conflicts_total") == 0
+    shared = second.server.engine._shared.shared
+    real_commit = shared.commit
+
+    def overtaken(changeset, position):  # the first replica commits while the second is judging its write
+        monkeypatch.setattr(shared, "commit", real_commit)
+        first.stub.IngestArticle(pb.IngestArticleRequest(article=article(3)))
+        return real_commit(changeset, position)
+
+    monkeypatch.setattr(shared, "commit", overtaken)
+    second.stub.IngestArticle(pb.IngestArticleRequest(article=article(4)))
+    samples = second.scrape()
+    assert value(samples, "newsdedup_shared_write_conflicts_total") == 1
+    assert value(samples, "newsdedup_shared_changesets_applied_total") == 3
+    assert value(samples, "newsdedup_articles") == 4
+    # Article 4, which the first replica applied as the scrape read its counts (caught up, as every read is).
+    assert value(first.scrape(), "newsdedup_shared_changesets_applied_total") == 1
+    alone = metered().scrape()
+    assert not [name for name, _ in alone if name.startswith("newsdedup_shared_")]
+
+
 def test_an_eviction_in_a_write_that_fails_is_not_counted(monkeypatch) -> None:
     """The eviction made to take a new article is undone with the failed commit, and so is its count."""
     engine = Engine(Settings(data_dir="", max_articles=1), clock=lambda: NOW)

@@ -222,6 +222,10 @@ class Engine:
         self._near_margin = 4 * math.sqrt(t * (1 - t) / settings.num_perm)
         # Articles evicted since this engine started, by cause (a metric; a rolled-back write takes its own back).
         self._evicted = {"retention": 0, "capacity": 0}
+        # With a shared store (metrics): other replicas' writes applied here, and this replica's writes
+        # judged again because another one committed first. Conflicts that keep rising mean replicas
+        # spend their time redoing each other's work.
+        self._replication = {"applied": 0, "conflicts": 0}
         self._lock = threading.Lock()
         self._shared: SharedCopy | None = None
         if settings.store:
@@ -367,6 +371,7 @@ class Engine:
             self._store.replicate(changeset)
             shared.applied(position)
         shared.position = position
+        self._replication["applied"] += 1
         self._article_count += len(self._store.present("articles", touched)) - stored_before
         removed = articles.deleted_integers()
         for seq in removed.tolist():
@@ -408,6 +413,7 @@ class Engine:
                     with self._write() as (undo, removed):
                         return body(undo, removed)
                 except Stale:
+                    self._replication["conflicts"] += 1  # under the lock, which _current still holds
                     continue
         raise StorageUnavailable(
             f"other replicas committed first {WRITE_ATTEMPTS} times in a row; nothing was stored, try again"
@@ -802,6 +808,14 @@ class Engine:
         (max_articles). Read under the lock, so a write that is rolled back is never counted."""
         with self._lock:
             return dict(self._evicted)
+
+    def replication(self) -> dict[str, int] | None:
+        """With a shared store, since this engine started: 'applied', writes of other replicas applied to
+        this copy; 'conflicts', writes judged again because another replica committed first. None without."""
+        if self._shared is None:
+            return None
+        with self._lock:
+            return dict(self._replication)
 
     def _count_articles(self, change: int) -> None:
         self._article_count += change

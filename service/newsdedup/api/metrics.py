@@ -15,7 +15,8 @@ http://host:port/metrics (--metrics-port) from a thread of its own.
   `newsdedup_articles`, `newsdedup_clusters`, `newsdedup_multi_article_clusters`,
   `newsdedup_duplicates{kind=exact|near}`, `newsdedup_index_memory_bytes`
   (the in-memory indexes) and `newsdedup_evictions_total{cause=retention|capacity}`
-  (since the server started);
+  (since the server started); with a shared store (--store redis://...) also
+  `newsdedup_shared_changesets_applied_total` and `newsdedup_shared_write_conflicts_total`;
 - prometheus_client's process_* and python_* metrics (memory, CPU, open files, GC).
 """
 
@@ -105,7 +106,8 @@ class Metrics:
 
 
 class EngineCollector:
-    """What the engine holds, read at scrape time: articles, clusters, duplicates, index memory, evictions."""
+    """What the engine holds, read at scrape time: articles, clusters, duplicates, index memory, evictions,
+    and with a shared store what replication did."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -115,6 +117,7 @@ class EngineCollector:
             stats = self._engine.stats()
             index_bytes = self._engine.index_bytes()
             evictions = self._engine.evictions()
+            replication = self._engine.replication()
         except NewsdedupError as error:  # a broken store: the scrape still answers, with the call metrics
             log.warning("metrics: cannot read the engine's counts: %s", error)
             return
@@ -142,3 +145,14 @@ class EngineCollector:
         for cause, count in sorted(evictions.items()):
             evicted.add_metric((cause,), count)
         yield evicted
+        if replication is not None:
+            yield CounterMetricFamily(
+                "newsdedup_shared_changesets_applied",
+                "Writes of other replicas applied to this replica's copy since the server started.",
+                value=replication["applied"],
+            )
+            yield CounterMetricFamily(
+                "newsdedup_shared_write_conflicts",
+                "Writes judged again since the server started, because another replica committed first.",
+                value=replication["conflicts"],
+            )
