@@ -41,10 +41,21 @@ def wait_until(ready: Callable[[], object], what: str) -> None:
 
 
 class RedisClusterNodes:
-    """A Redis Cluster of `count` primaries on loopback, the slots shared evenly, no replicas."""
+    """A Redis Cluster of `count` primaries on loopback, the slots shared evenly; `add_replica` gives one a replica.
+
+    Nodes count another as failing after NODE_TIMEOUT_MS without an answer (Redis's default is 15 s), so
+    that a replica takes over from a crashed primary within a few seconds.
+    """
+
+    NODE_TIMEOUT_MS = 1000
 
     def __init__(self, directory: Path, count: int = 3) -> None:
-        self.nodes = [RedisServer(directory / f"node{i}", appendfsync="always", cluster=True) for i in range(count)]
+        self.directory = directory
+        self.nodes = [self._node(i) for i in range(count)]
+
+    def _node(self, index: int) -> RedisServer:
+        timeout = ["--cluster-node-timeout", str(self.NODE_TIMEOUT_MS)]
+        return RedisServer(self.directory / f"node{index}", appendfsync="always", cluster=True, extra_args=timeout)
 
     @property
     def urls(self) -> list[str]:
@@ -67,10 +78,40 @@ class RedisClusterNodes:
         for node in self.nodes:
             node.stop()
 
+    def add_replica(self, of: int) -> int:
+        """Start a node that replicates node `of` and has its writes so far; returns its index."""
+        replica = self._node(len(self.nodes)).start()
+        self.nodes.append(replica)
+        primary = self._id(self.nodes[of])
+        with replica.client() as client:
+
+            def known() -> list[str]:
+                return [node["node_id"] for node in client.execute_command("CLUSTER NODES").values()]
+
+            client.execute_command("CLUSTER MEET", "127.0.0.1", self.nodes[of].port)
+            wait_until(lambda: primary in known(), "the replica to know its primary")
+            client.execute_command("CLUSTER REPLICATE", primary)
+            wait_until(lambda: client.info("replication").get("master_link_status") == "up", "the replication")
+        self._wait_until_ok()
+        return len(self.nodes) - 1
+
+    def crash(self, index: int) -> None:
+        """SIGKILL node `index`: what it had not sent to its replica is lost, as in a real crash."""
+        process = self.nodes[index].process
+        assert process is not None
+        process.kill()
+        process.wait()
+
+    def wait_for_promotion(self, index: int) -> None:
+        """Until node `index` (a replica whose primary crashed) is a primary and the cluster is ok again."""
+        with self.nodes[index].client() as client:
+            wait_until(lambda: client.info("replication")["role"] == "master", f"node {index} to take over")
+        self._wait_until_ok()
+
     def holder(self, key: str) -> int:
         """The index of the node that holds the slot of `key`."""
         slot = self._slot(key)
-        with self.nodes[0].client() as client:
+        with self._living()[0].client() as client:
             for start, end, primary, *_ in client.execute_command("CLUSTER SLOTS"):
                 if start <= slot <= end:
                     return next(i for i, node in enumerate(self.nodes) if node.port == primary[1])
@@ -90,13 +131,21 @@ class RedisClusterNodes:
                     client.execute_command("CLUSTER SETSLOT", slot, "NODE", target_id)
         self._wait_until_ok()
 
+    def _living(self) -> list[RedisServer]:
+        return [node for node in self.nodes if node.process is not None and node.process.poll() is None]
+
     def _slot(self, key: str) -> int:
-        with self.nodes[0].client() as client:
+        with self._living()[0].client() as client:
             return int(client.execute_command("CLUSTER KEYSLOT", key))
 
+    @staticmethod
+    def _id(node: RedisServer) -> str:
+        with node.client() as client:
+            return bytes(client.execute_command("CLUSTER MYID")).decode()
+
     def _wait_until_ok(self) -> None:
-        """Until every node sees every slot served (cluster_state:ok): the cluster has converged."""
-        wait_until(lambda: all(self._state(node) == "ok" for node in self.nodes), "the Redis Cluster to be ok")
+        """Until every living node sees every slot served (cluster_state:ok): the cluster has converged."""
+        wait_until(lambda: all(self._state(node) == "ok" for node in self._living()), "the Redis Cluster to be ok")
 
     @staticmethod
     def _state(node: RedisServer) -> str:

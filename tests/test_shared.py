@@ -363,6 +363,37 @@ def test_replicas_on_a_redis_cluster_share_one_state_through_any_node_and_follow
             engine.close()
 
 
+def test_replicas_on_a_redis_cluster_follow_a_failover_of_the_node_holding_their_slot(
+    redis_cluster: RedisClusterNodes,
+) -> None:
+    """The node holding newsdedup's slot crashes; its replica takes over (the cluster's own failover). Calls fail
+    with STORAGE_UNAVAILABLE meanwhile, then every replica goes on, the one given the crashed node's URL too."""
+    holder = redis_cluster.holder(META)
+    standby = redis_cluster.add_replica(of=holder)
+    engines = [Engine(Settings(data_dir="", store=url)) for url in redis_cluster.urls[:3]]
+    try:
+        original = story(1, "wire")
+        engines[0].ingest(original)
+        with redis_cluster.nodes[holder].client() as client:  # replication is asynchronous: the README says so
+            assert client.execute_command("WAIT", 1, 10_000) == 1
+        redis_cluster.crash(holder)
+        with pytest.raises(StorageUnavailable):
+            engines[holder].ingest(story(2))
+        redis_cluster.wait_for_promotion(standby)
+        assert redis_cluster.holder(META) == standby
+        for engine, seed in zip(engines, (3, 4, 5), strict=True):
+            after_failover(lambda engine=engine, seed=seed: engine.ingest(story(seed)))
+        copy = engines[holder].ingest(ArticleInput(id="copy", title=original.title, body=original.body))
+        assert (copy.verdict, copy.duplicate_of) == (Verdict.EXACT_DUPLICATE, "wire")
+        ids = ["wire", "copy", "story-2", "story-3", "story-4", "story-5"]
+        assert state(engines[0], ids) == state(engines[1], ids) == state(engines[2], ids)
+        assert state(engines[0], ["story-2"]) == {"story-2": None}  # refused while the slot had no node
+        assert engines[2].stats().article_count == 5
+    finally:
+        for engine in engines:
+            engine.close()
+
+
 @pytest.fixture
 def redis_with_sentinel(tmp_path: Path) -> Iterator[RedisWithSentinel]:
     """A real master, its replica and a Sentinel watching them, stopped by their PIDs at the end."""

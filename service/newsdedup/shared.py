@@ -90,8 +90,10 @@ def _connect(url: str) -> redis.Redis | RedisCluster:
 
     newsdedup's keys share one hash tag, so one node holds them all; the
     cluster client finds it whichever node `url` names, and follows the keys
-    when they move to another node (MOVED, ASK). A plain client would get
-    MOVED from every other node.
+    when they move to another node (MOVED, ASK), or to a replica that took
+    over from a crashed node; it keeps the other nodes' addresses, so even
+    the crash of the node `url` names does not leave it lost. A plain client
+    would get MOVED from every other node.
     """
     if url.startswith(SENTINEL_SCHEME):
         return _sentinel_master(url)
