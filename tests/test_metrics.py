@@ -229,10 +229,10 @@ def test_replicas_count_the_writes_they_apply_and_those_they_judge_again(metered
     shared = second.server.engine._shared.shared
     real_commit = shared.commit
 
-    def overtaken(changeset, position):  # the first replica commits while the second is judging its write
+    def overtaken(changeset, position, lease=""):  # the first replica commits while the second judges its write
         monkeypatch.setattr(shared, "commit", real_commit)
         first.stub.IngestArticle(pb.IngestArticleRequest(article=article(3)))
-        return real_commit(changeset, position)
+        return real_commit(changeset, position, lease)
 
     monkeypatch.setattr(shared, "commit", overtaken)
     second.stub.IngestArticle(pb.IngestArticleRequest(article=article(4)))

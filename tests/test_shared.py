@@ -14,9 +14,9 @@ from newsdedup.boilerplate import RecurringLines
 from newsdedup.changesets import Changeset
 from newsdedup.config import Settings
 from newsdedup.engine import Engine
-from newsdedup.errors import Conflict, IncompatibleData, NotFound, StorageUnavailable
-from newsdedup.models import ArticleInput, Relation, Verdict
-from newsdedup.shared import META, PREFIX, SharedState, Stale
+from newsdedup.errors import Conflict, DeadlineExceeded, IncompatibleData, NotFound, StorageUnavailable
+from newsdedup.models import ArticleInput, ArticleResult, Relation, Verdict
+from newsdedup.shared import LEASE, LEASE_AFTER_LOSSES, META, PREFIX, Leased, SharedState, Stale
 
 from .articles import edited_copy, invented_words, story_text
 from .redis_server import RedisClusterNodes, RedisServer, RedisWithSentinel
@@ -208,6 +208,99 @@ def test_a_commit_on_top_of_an_old_position_is_stale_and_writes_nothing(replica,
         shared.commit(Changeset(), position)
     assert redis_server.client().hlen("{newsdedup}:t:articles") == before == 1
     shared.close()
+
+
+def test_a_long_write_on_one_replica_is_not_starved_by_small_writes_on_another(replica, ecbplus) -> None:
+    """A batch takes a while to judge, and another replica commits single articles all the while: the batch
+    loses twice, then holds the write lease and commits; the single writes wait their turn and go on."""
+    first, second = replica(), replica()
+    stop, singles, errors = threading.Event(), [], []
+
+    def single_writer() -> None:
+        seed = 0
+        try:
+            while not stop.is_set():
+                second.ingest(story(seed, f"single-{seed}"))
+                singles.append(seed)
+                seed += 1
+        except BaseException as error:  # reported by the test thread
+            errors.append(error)
+
+    thread = threading.Thread(target=single_writer)
+    thread.start()
+    try:
+        while len(singles) < 5:  # the other replica is committing
+            time.sleep(0.01)
+        batch = [ArticleInput(id=doc["doc_id"], body=doc["text"]) for doc in ecbplus[:200]]
+        results = first.ingest_many(batch)
+        committed_during_batch = len(singles)
+        while len(singles) < committed_during_batch + 5:  # and it goes on afterwards
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert all(isinstance(result, ArticleResult) for result in results)
+    replication = first.replication()
+    assert replication is not None and 1 <= replication["conflicts"] <= LEASE_AFTER_LOSSES
+    assert first.stats().article_count == second.stats().article_count == len(batch) + len(singles)
+
+
+def test_the_write_lease_refuses_other_commits_until_its_own_ends_it_or_it_lapses(replica, redis_server) -> None:
+    """While a replica holds the write lease, another's commit is refused whole (Leased); the holder's commit
+    ends the lease. A lease whose holder died lapses, and the replica that waited for it writes."""
+    engine = replica()
+    shared = SharedState(redis_server.url, engine._store.get_meta("parameters") or "")
+    shared.join()
+    redis = redis_server.client()
+    token = shared.take_lease(60)
+    with pytest.raises(Leased):
+        shared.commit(Changeset(), shared._head())  # no lease: refused, though on top of the latest write
+    assert shared.commit(Changeset(), shared._head(), token)
+    assert redis.get(LEASE) is None
+    shared.take_lease(0.5)  # and the holder dies
+    engine.ingest(story(1))  # refused once, then waits for the lease to lapse
+    assert engine.replication() == {"applied": 1, "conflicts": 1}  # applied: the holder's one commit
+    assert redis.get(LEASE) is None
+    shared.close()
+
+
+def test_a_write_waiting_for_the_lease_gives_up_at_its_deadline(replica, redis_server) -> None:
+    """Another replica holds the lease for a minute: a write with a deadline stops waiting at the deadline
+    (DEADLINE_EXCEEDED, nothing stored), not at the end of the lease."""
+    engine = replica()
+    shared = SharedState(redis_server.url, engine._store.get_meta("parameters") or "")
+    shared.join()
+    token = shared.take_lease(60)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        engine.ingest(story(1), deadline=started + 0.5)
+    assert time.monotonic() - started < 30
+    assert redis_server.client().get(LEASE) == token.encode()
+    shared.release_lease(token)
+    assert engine.stats().article_count == 0
+    shared.close()
+
+
+def test_a_write_that_fails_holding_the_write_lease_ends_it(replica, redis_server, monkeypatch) -> None:
+    """The lease of a write that fails before its commit (Redis gone, a deadline passed) is given back at once,
+    not left to lapse while every other replica waits."""
+    engine = replica()
+    redis = redis_server.client()
+    shared = engine._shared.shared
+
+    def commit(changeset: Changeset, position: str, lease: str = "") -> str:
+        if not lease:
+            raise Stale(position)  # lost to another replica, twice: the next attempt holds the lease
+        assert redis.get(LEASE) == lease.encode()
+        raise StorageUnavailable("Redis went away")
+
+    monkeypatch.setattr(shared, "commit", commit)
+    with pytest.raises(StorageUnavailable, match="Redis went away"):
+        engine.ingest(story(1))
+    assert redis.get(LEASE) is None
+    monkeypatch.undo()
+    assert engine.ingest(story(1)).verdict == Verdict.UNIQUE
 
 
 def test_a_replica_the_trimmed_log_left_behind_copies_the_state_again(replica, redis_server) -> None:

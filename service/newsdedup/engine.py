@@ -71,7 +71,7 @@ from newsdedup.models import (
 )
 from newsdedup.pagination import PagePosition, PageTokens
 from newsdedup.replica import SharedCopy
-from newsdedup.shared import Behind, Stale
+from newsdedup.shared import LEASE_AFTER_LOSSES, Behind, Leased, Stale, lease_seconds
 from newsdedup.signatures import (
     SCHEME,
     Analysis,
@@ -404,17 +404,40 @@ class Engine:
         for source in lines.deleted:
             self._recurring.drop(str(source))
 
-    def _writing(self, body: Callable[[Undo, list[int]], _T]) -> _T:
+    def _writing(self, body: Callable[[Undo, list[int]], _T], deadline: float | None = None) -> _T:
         """Run `body` as one write (`_write`), under the lock; with a shared store, judged again on a copy
-        caught up anew when another replica committed first, up to WRITE_ATTEMPTS times."""
-        for _ in range(WRITE_ATTEMPTS):
-            with self._current():
-                try:
-                    with self._write() as (undo, removed):
-                        return body(undo, removed)
-                except Stale:
-                    self._replication["conflicts"] += 1  # under the lock, which _current still holds
-                    continue
+        caught up anew when another replica committed first, up to WRITE_ATTEMPTS times.
+
+        A write that lost twice in a row goes next: it takes the write lease
+        and is judged again holding it, which no other replica's commit can
+        overtake; a write refused because another replica holds the lease
+        waits until it ends (see shared.py). Both wait outside the lock, so
+        that reads go on, and until `deadline` at most.
+        """
+        lease, losses = "", 0
+        try:
+            for _ in range(WRITE_ATTEMPTS):
+                started = time.monotonic()
+                with self._current():
+                    try:
+                        with self._write(lease) as (undo, removed):
+                            return body(undo, removed)
+                    except Stale as lost:
+                        self._replication["conflicts"] += 1  # under the lock, which _current still holds
+                        refused = lost
+                assert self._shared is not None  # only a shared store raises Stale
+                state, losses = self._shared.shared, losses + 1
+                if lease:  # it lapsed while the write was judged: take it anew
+                    state.release_lease(lease)
+                    lease = ""
+                if losses >= LEASE_AFTER_LOSSES:
+                    lease = state.take_lease(lease_seconds(time.monotonic() - started), until=deadline)
+                elif isinstance(refused, Leased):
+                    state.await_lease_end(until=deadline)
+                _check_deadline(deadline)
+        finally:
+            if lease and self._shared is not None:
+                self._shared.shared.release_lease(lease)  # a no-op when its commit ended it
         raise StorageUnavailable(
             f"other replicas committed first {WRITE_ATTEMPTS} times in a row; nothing was stored, try again"
         )
@@ -735,11 +758,12 @@ class Engine:
             _check_deadline(deadline)
             return outcomes
 
-        return self._writing(write)
+        return self._writing(write, deadline)
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[tuple[Undo, list[int]]]:
-        """One write, under the lock the caller holds: (undo steps, seqs of the articles it removes).
+    def _write(self, lease: str = "") -> Iterator[tuple[Undo, list[int]]]:
+        """One write, under the lock the caller holds, committed holding the write `lease` if given (a shared
+        store's): (undo steps, seqs of the articles it removes).
 
         All of it is committed or none: if the transaction fails, the
         in-memory changes are undone, newest first. Removed articles leave
@@ -748,6 +772,8 @@ class Engine:
         """
         undo: Undo = []
         removed: list[int] = []
+        if self._shared is not None:
+            self._shared.lease = lease
         try:
             with self._store.transaction():
                 yield undo, removed
@@ -1132,7 +1158,7 @@ class Engine:
             self._remove(self._row(article_id), self._now(), undo, removed)
             _check_deadline(deadline)
 
-        self._writing(write)
+        self._writing(write, deadline)
 
     def _remove(self, row: ArticleRow, now: int, undo: Undo, removed: list[int]) -> None:
         """Delete a stored article and update its cluster, the term counts, its source's learned chrome

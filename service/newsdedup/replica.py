@@ -35,6 +35,7 @@ class SharedCopy:
         self._store = store
         self.shared = SharedState(url, parameters)
         self.position = ""
+        self.lease = ""  # the write lease the write being made holds (set under the engine's lock), or none
         self._pending = ""
         store.capture_changes()
         store.on_commit = self.ship
@@ -89,8 +90,9 @@ class SharedCopy:
 
     def ship(self, changeset: Changeset) -> None:
         """Commit a local write's changeset to the shared state first (`Store.on_commit`); raises Stale if
-        another replica committed since this copy caught up, StorageUnavailable if Redis cannot be reached."""
-        self._pending = self.shared.commit(changeset, self.position)
+        another replica committed since this copy caught up (Leased if another holds the write lease),
+        StorageUnavailable if Redis cannot be reached."""
+        self._pending = self.shared.commit(changeset, self.position, self.lease)
         self._store.set_meta("shared_position", self._pending)
 
     def settle(self, committed: bool) -> None:

@@ -24,6 +24,19 @@ committed before it, as with a single server: merges of the same clusters by
 two replicas at once end as one merge, and an article ingested through one
 replica is a duplicate when its copy reaches another a moment later.
 
+A write that lost that race twice in a row goes next: it waits for the
+write lease (`{newsdedup}:lease`), and while a replica holds it the script
+refuses every other replica's commit (`Leased`); a write refused so waits
+until the lease has ended before it is judged again. Without the lease a
+long write (a batch of 500 takes a second to judge) never commits while
+another replica commits small writes all the time: it lost 20 times in a
+row, for over a minute, in a test. Taking it at the first loss made small
+writes refuse each other in turn: a soak of four writers on two replicas
+lost a sixth of its throughput. The lease ends with the commit that holds
+it, or lapses after a few times the lost attempt's duration
+(`lease_seconds`), so a replica that dies holding it holds up the others'
+writes only that long.
+
 Every key carries the hash tag `{newsdedup}`, so all of them live in one slot
 and the script runs on Redis Cluster as on a single Redis.
 """
@@ -34,7 +47,7 @@ import contextlib
 import secrets
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
@@ -48,6 +61,7 @@ from newsdedup.errors import IncompatibleData, StorageUnavailable
 PREFIX = "{newsdedup}"
 LOG = f"{PREFIX}:log"
 META = f"{PREFIX}:meta"
+LEASE = f"{PREFIX}:lease"
 TABLE_KEYS = {table: f"{PREFIX}:t:{table}" for table in TABLES}
 # The log keeps about the last this many minutes of changesets (trimmed by age, since a changeset holds its
 # articles' texts and a count of entries says nothing of their size); a replica further behind copies the
@@ -58,16 +72,27 @@ _PAGE = 1000
 # How long a replica waits for another to finish putting its copy into an empty Redis.
 SEED_WAIT_SECONDS = 120.0
 _NO_ENTRY = "0-0"
+# A write takes the lease after losing this many times in a row.
+LEASE_AFTER_LOSSES = 2
+# A write lease lasts this many times the attempt that lost (a write judged again takes about as long), within
+# these bounds; the bounds also cap how long a write waits for the lease before it gives up.
+LEASE_FACTOR = 4.0
+LEASE_SECONDS = (2.0, 120.0)
+_LEASE_POLL_SECONDS = 0.005
 
-# KEYS: the log, meta, then the table hashes in TABLES order.
-# ARGV: epoch, the log entry the writer caught up to, the log's age in ms, the changeset, then for each table
-# (TABLES order) the number of rows put, their (field, row) pairs, the number of keys deleted, those keys.
+# KEYS: the log, meta, the write lease, then the table hashes in TABLES order.
+# ARGV: epoch, the log entry the writer caught up to, the log's age in ms, the changeset, the writer's lease
+# ('' for none), then for each table (TABLES order) the number of rows put, their (field, row) pairs, the
+# number of keys deleted, those keys.
 _COMMIT = """
 if redis.call('HGET', KEYS[2], 'epoch') ~= ARGV[1] then return {-1, ''} end
 local head = redis.call('HGET', KEYS[2], 'head') or '0-0'
+local lease = redis.call('GET', KEYS[3])
+if lease and lease ~= ARGV[5] then return {2, head} end
 if head ~= ARGV[2] then return {0, head} end
-local i = 5
-for t = 3, #KEYS do
+if lease then redis.call('DEL', KEYS[3]) end
+local i = 6
+for t = 4, #KEYS do
   local puts = tonumber(ARGV[i]); i = i + 1
   for _ = 1, puts do redis.call('HSET', KEYS[t], ARGV[i], ARGV[i + 1]); i = i + 2 end
   local deletes = tonumber(ARGV[i]); i = i + 1
@@ -78,6 +103,10 @@ local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - t
 local id = redis.call('XADD', KEYS[1], 'MINID', '~', oldest, '*', 'p', head, 'c', ARGV[4])
 redis.call('HSET', KEYS[2], 'head', id)
 return {1, id}
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 """
 
 
@@ -161,6 +190,17 @@ class Stale(Exception):
     """Another replica committed since this one caught up: catch up and judge the write again."""
 
 
+class Leased(Stale):
+    """Another replica holds the write lease: wait until it ends (`await_lease_end`), catch up and judge the
+    write again."""
+
+
+def lease_seconds(lost_attempt_seconds: float) -> float:
+    """How long a write lease lasts, for a write whose lost attempt took `lost_attempt_seconds`."""
+    low, high = LEASE_SECONDS
+    return min(max(LEASE_FACTOR * lost_attempt_seconds, low), high)
+
+
 class Behind(Exception):
     """The log no longer holds this replica's position: it must copy the tables anew."""
 
@@ -180,6 +220,7 @@ class SharedState:
         pool = getattr(self._redis, "connection_pool", None)  # a cluster client has one per node
         self._sentinel = pool if isinstance(pool, redis.sentinel.SentinelConnectionPool) else None
         self._commit = self._redis.register_script(_COMMIT)
+        self._release = self._redis.register_script(_RELEASE)
         self.epoch = ""
 
     def close(self) -> None:
@@ -337,10 +378,12 @@ class SharedState:
                 f"the first one started puts its copy back"
             )
 
-    def commit(self, changeset: Changeset, position: str) -> str:
-        """Commit a changeset made on top of `position`; returns its own position. Raises Stale if another
-        replica committed since, and StorageUnavailable (nothing written) if Redis cannot be reached."""
-        args: list[bytes | str | int] = [self.epoch, position, LOG_MINUTES * 60_000, changeset.encode()]
+    def commit(self, changeset: Changeset, position: str, lease: str = "") -> str:
+        """Commit a changeset made on top of `position`, holding `lease` (a token of `take_lease`, which the
+        commit ends) or none; returns its own position. Raises Stale if another replica committed since,
+        Leased if another holds the write lease, and StorageUnavailable (nothing written) if Redis cannot
+        be reached."""
+        args: list[bytes | str | int] = [self.epoch, position, LOG_MINUTES * 60_000, changeset.encode(), lease]
         for table in TABLES:
             changes = changeset.rows(table)
             args.append(len(changes.rows))
@@ -355,12 +398,47 @@ class SharedState:
                 # still takes writes, which its demotion throws away. Asking first (one round trip to
                 # Sentinel) sends the write to the new master: the pool drops connections to the old one.
                 self._sentinel.get_master_address()
-            status, result = self._commit(keys=[LOG, META, *TABLE_KEYS.values()], args=args)
+            status, result = self._commit(keys=[LOG, META, LEASE, *TABLE_KEYS.values()], args=args)
         if status == -1:
             self._check_epoch(None)
         if status == 0:
             raise Stale(result.decode())
+        if status == 2:
+            raise Leased(result.decode())
         return result.decode()
+
+    def take_lease(self, seconds: float, until: float | None = None) -> str:
+        """Wait until no replica holds the write lease, and take it for `seconds`; returns its token, or ''
+        if `until` (a time.monotonic() value: the caller's deadline) came first."""
+        token = secrets.token_hex(8)
+        milliseconds = max(1, round(seconds * 1000))
+        taken = self._await_lease(lambda: bool(self._redis.set(LEASE, token, nx=True, px=milliseconds)), until)
+        return token if taken else ""
+
+    def await_lease_end(self, until: float | None = None) -> None:
+        """Wait until no replica holds the write lease, or `until` (the caller's deadline) comes."""
+        self._await_lease(lambda: not self._redis.exists(LEASE), until)
+
+    def _await_lease(self, done: Callable[[], bool], until: float | None) -> bool:
+        """Poll `done()` until it is true (True) or `until` comes (False). StorageUnavailable if other replicas
+        hold the lease for longer than the longest one lasts: replicas taking turns with long writes, say."""
+        give_up = time.monotonic() + LEASE_SECONDS[1]
+        with self._reaching("waiting for the write lease"):
+            while not done():
+                if until is not None and time.monotonic() > until:
+                    return False
+                if time.monotonic() > give_up:
+                    raise StorageUnavailable(
+                        f"other replicas have held the write lease at {self.where} for over "
+                        f"{LEASE_SECONDS[1]:.0f} s; nothing was stored, try again"
+                    )
+                time.sleep(_LEASE_POLL_SECONDS)
+        return True
+
+    def release_lease(self, token: str) -> None:
+        """End the write lease `token` if it still holds it (a write that failed before its commit ended it)."""
+        with self._reaching("ending the write lease", "it lapses on its own"):
+            self._release(keys=[LEASE], args=[token])
 
 
 def _order(position: str) -> tuple[int, int]:
