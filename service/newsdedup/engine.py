@@ -410,29 +410,36 @@ class Engine:
 
         A write that lost twice in a row goes next: it takes the write lease
         and is judged again holding it, which no other replica's commit can
-        overtake; a write refused because another replica holds the lease
-        waits until it ends (see shared.py). Both wait outside the lock, so
-        that reads go on, and until `deadline` at most.
+        overtake. A write refused because another replica holds the lease,
+        or that sees it held when it catches up (before it is judged, so
+        not judged in vain), waits until it ends (see shared.py). Both wait
+        outside the lock, so that reads go on, and until `deadline` at most.
         """
         lease, losses = "", 0
         try:
             for _ in range(WRITE_ATTEMPTS):
                 started = time.monotonic()
+                refused: Stale | None = None
                 with self._current():
-                    try:
-                        with self._write(lease) as (undo, removed):
-                            return body(undo, removed)
-                    except Stale as lost:
-                        self._replication["conflicts"] += 1  # under the lock, which _current still holds
-                        refused = lost
-                assert self._shared is not None  # only a shared store raises Stale
-                state, losses = self._shared.shared, losses + 1
-                if lease:  # it lapsed while the write was judged: take it anew
-                    state.release_lease(lease)
-                    lease = ""
-                if losses >= LEASE_AFTER_LOSSES:
+                    if self._shared is not None and self._shared.shared.leased_to_another(lease):
+                        pass  # another replica's turn: a commit now would be refused
+                    else:
+                        try:
+                            with self._write(lease) as (undo, removed):
+                                return body(undo, removed)
+                        except Stale as lost:
+                            self._replication["conflicts"] += 1  # under the lock, which _current still holds
+                            refused = lost
+                assert self._shared is not None  # only a shared store raises Stale or has a lease
+                state = self._shared.shared
+                if refused is not None:
+                    losses += 1
+                    if lease:  # it lapsed while the write was judged: take it anew
+                        state.release_lease(lease)
+                        lease = ""
+                if refused is not None and losses >= LEASE_AFTER_LOSSES:
                     lease = state.take_lease(lease_seconds(time.monotonic() - started), until=deadline)
-                elif isinstance(refused, Leased):
+                elif refused is None or isinstance(refused, Leased):
                     state.await_lease_end(until=deadline)
                 _check_deadline(deadline)
         finally:
