@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
+import ssl
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from newsdedup_client import NO_RETRIES, AsyncDedupClient, DedupClient, Tls, err
 from .certificates import Pki
 from .conftest import ServerProcess
 from .test_cli import Run, newsdedup
+from .test_metrics import free_port
 
 TOKEN = "4f1c9e0b7a2d68e35c0f9b1a7d2e4c86"
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -121,6 +125,36 @@ def test_mutual_tls_admits_only_clients_with_a_certificate_of_the_client_ca(
             assert client.stats().article_count == 0
         else:
             assert failure(client.health).code() == grpc.StatusCode.UNAVAILABLE
+
+
+def fetch_metrics(url: str, context: ssl.SSLContext | None = None) -> str:
+    """GET the metrics page (HTTPS with `context`), never through a proxy from the environment."""
+    handlers = [urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)]
+    with urllib.request.build_opener(*handlers).open(url, timeout=10) as response:
+        return response.read().decode()
+
+
+@pytest.mark.parametrize("mutual", [False, True], ids=["tls", "mutual-tls"])
+def test_the_metrics_endpoint_speaks_tls_as_the_grpc_port_does(
+    start_server: Callable[..., str], pki: Pki, mutual: bool
+) -> None:
+    """With --tls-cert the metrics are served over HTTPS only, with the server's certificate; with
+    --tls-client-ca, only to a client with a certificate that CA signed. Refused scrapes do not stop it."""
+    port = free_port()
+    start_server(metrics_port=port, **tls_settings(pki, mutual))
+    url = f"https://127.0.0.1:{port}/metrics"
+    with pytest.raises((OSError, http.client.HTTPException)):
+        fetch_metrics(f"http://127.0.0.1:{port}/metrics")
+    context = ssl.create_default_context(cafile=str(pki.ca))
+    if mutual:
+        with pytest.raises(OSError):  # no client certificate
+            fetch_metrics(url, context)
+        stranger = ssl.create_default_context(cafile=str(pki.ca))
+        stranger.load_cert_chain(pki.stranger_cert, pki.stranger_key)
+        with pytest.raises(OSError):  # one another CA signed
+            fetch_metrics(url, stranger)
+        context.load_cert_chain(pki.client_cert, pki.client_key)
+    assert "newsdedup_articles 0.0" in fetch_metrics(url, context)
 
 
 # --- the bearer token

@@ -165,7 +165,9 @@ class Settings:
         "stderr is a terminal, JSON otherwise.",
     )
     metrics_port: int = _setting(
-        0, "Port of the Prometheus metrics endpoint (http://host:port/metrics, on --host); 0 turns it off."
+        0,
+        "Port of the Prometheus metrics endpoint (http://host:port/metrics, on --host; https:// with --tls-cert); "
+        "0 turns it off.",
     )
 
     def __post_init__(self) -> None:

@@ -2,7 +2,8 @@
 
 Each `Metrics` has its own registry, so several servers in one process (the
 tests) never share a counter. `serve_http` exposes it at
-http://host:port/metrics (--metrics-port) from a thread of its own.
+http://host:port/metrics (--metrics-port) from a thread of its own; https://
+when the server has TLS, with its certificate (and client CA).
 
 - `newsdedup_rpc_total{service,method,code}`: calls ended, by status code;
 - `newsdedup_rpc_duration_seconds{service,method}`: histogram of call latency,
@@ -25,6 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -87,12 +89,20 @@ class Metrics:
             if reason in STORAGE_ERROR_REASONS:
                 self.storage_errors.labels(reason).inc()
 
-    def serve_http(self, host: str, port: int) -> int:
+    def serve_http(self, host: str, port: int, *, certfile: str = "", keyfile: str = "", client_ca: str = "") -> int:
         """Serve /metrics on host:port (0: a free port) from a daemon thread; returns the bound port.
 
+        With `certfile` and `keyfile`, over HTTPS only, and with `client_ca`
+        only to clients presenting a certificate that CA signed: the gRPC
+        port's settings, so that TLS or mutual TLS covers the whole server.
         Raises OSError when the address cannot be bound.
         """
-        self._http, self._http_thread = start_http_server(port, addr=host, registry=self.registry)
+        tls: dict[str, Any] = {}
+        if certfile:
+            tls = {"certfile": certfile, "keyfile": keyfile}
+            if client_ca:
+                tls.update(client_cafile=client_ca, client_auth_required=True)
+        self._http, self._http_thread = start_http_server(port, addr=host, registry=self.registry, **tls)
         return int(self._http.server_address[1])
 
     def stop_http(self) -> None:

@@ -114,7 +114,13 @@ class NewsdedupServer:
         self.metrics_port = 0  # the bound port of the metrics endpoint; 0 when there is none
         if settings.metrics_port:
             try:
-                self.metrics_port = self.metrics.serve_http(settings.host, settings.metrics_port)
+                self.metrics_port = self.metrics.serve_http(
+                    settings.host,
+                    settings.metrics_port,
+                    certfile=settings.tls_cert,
+                    keyfile=settings.tls_key,
+                    client_ca=settings.tls_client_ca,
+                )
             except OSError as error:
                 self._server.stop(None)
                 self.engine.close()
@@ -137,7 +143,8 @@ class NewsdedupServer:
             self.engine_location,
         )
         if self.metrics_port:
-            log.info("metrics on http://%s:%d/metrics", self.settings.host, self.metrics_port)
+            scheme = "https" if self.settings.tls_cert else "http"
+            log.info("metrics on %s://%s:%d/metrics", scheme, self.settings.host, self.metrics_port)
 
     @property
     def engine_location(self) -> str:
