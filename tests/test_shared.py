@@ -17,6 +17,7 @@ from newsdedup.engine import Engine
 from newsdedup.errors import Conflict, DeadlineExceeded, IncompatibleData, NotFound, StorageUnavailable
 from newsdedup.models import ArticleInput, ArticleResult, Relation, Verdict
 from newsdedup.shared import LEASE, LEASE_AFTER_LOSSES, META, PREFIX, Leased, SharedState, Stale
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from .articles import edited_copy, invented_words, story_text
 from .redis_server import RedisClusterNodes, RedisServer, RedisWithSentinel
@@ -285,7 +286,7 @@ def test_a_write_waiting_for_the_lease_gives_up_at_its_deadline(replica, redis_s
 
 def test_a_write_that_fails_holding_the_write_lease_ends_it(replica, redis_server, monkeypatch) -> None:
     """The lease of a write that fails before its commit (Redis gone, a deadline passed) is given back at once,
-    not left to lapse while every other replica waits."""
+    not left to lapse while every other replica waits; if it cannot be, the caller gets the write's error."""
     engine = replica()
     redis = redis_server.client()
     shared = engine._shared.shared
@@ -300,7 +301,16 @@ def test_a_write_that_fails_holding_the_write_lease_ends_it(replica, redis_serve
     with pytest.raises(StorageUnavailable, match="Redis went away"):
         engine.ingest(story(1))
     assert redis.get(LEASE) is None
+
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise RedisConnectionError("Redis is unreachable")
+
+    monkeypatch.setattr(shared, "_release", unreachable)  # the lease cannot be given back: it will lapse
+    with pytest.raises(StorageUnavailable, match="Redis went away"):  # the write's own error, not the release's
+        engine.ingest(story(1))
+    assert redis.pttl(LEASE) > 0
     monkeypatch.undo()
+    redis.delete(LEASE)
     assert engine.ingest(story(1)).verdict == Verdict.UNIQUE
 
 

@@ -442,12 +442,13 @@ class Engine:
                 elif refused is None or isinstance(refused, Leased):
                     state.await_lease_end(until=deadline)
                 _check_deadline(deadline)
-        finally:
-            if lease and self._shared is not None:
-                self._shared.shared.release_lease(lease)  # a no-op when its commit ended it
-        raise StorageUnavailable(
-            f"other replicas committed first {WRITE_ATTEMPTS} times in a row; nothing was stored, try again"
-        )
+            raise StorageUnavailable(
+                f"other replicas committed first {WRITE_ATTEMPTS} times in a row; nothing was stored, try again"
+            )
+        except BaseException:
+            if lease and self._shared is not None:  # a commit that holds it ends it; a failed write gives it back
+                self._shared.shared.release_lease(lease)
+            raise
 
     def _now(self) -> int:
         return to_micros(self._clock())

@@ -45,6 +45,7 @@ and the script runs on Redis Cluster as on a single Redis.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import time
 import urllib.parse
@@ -58,6 +59,8 @@ from redis.cluster import RedisCluster
 from newsdedup.changesets import TABLES, Changeset, Row, TableChanges, packed, unpacked
 from newsdedup.config import SENTINEL_SCHEME, without_password
 from newsdedup.errors import IncompatibleData, StorageUnavailable
+
+log = logging.getLogger(__name__)
 
 PREFIX = "{newsdedup}"
 LOG = f"{PREFIX}:log"
@@ -446,9 +449,15 @@ class SharedState:
         return True
 
     def release_lease(self, token: str) -> None:
-        """End the write lease `token` if it still holds it (a write that failed before its commit ended it)."""
-        with self._reaching("ending the write lease", "it lapses on its own"):
+        """End the write lease `token` if it still holds it (a write that failed before its commit ended it).
+
+        Never raises: it runs while the write's own error is on its way to
+        the caller, and if Redis cannot be reached the lease lapses anyway.
+        """
+        try:
             self._release(keys=[LEASE], args=[token])
+        except redis.RedisError as error:
+            log.warning("could not end the write lease at %s (it lapses on its own): %s", self.where, error)
 
 
 def _order(position: str) -> tuple[int, int]:
