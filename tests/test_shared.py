@@ -197,18 +197,27 @@ def test_a_replica_with_other_signature_parameters_is_refused(replica) -> None:
         replica(num_perm=64)
 
 
+@contextlib.contextmanager
+def by_hand(engine: Engine, url: str) -> Iterator[SharedState]:
+    """A connection to the shared state `engine` is on, as another replica's, for the test to drive by hand."""
+    shared = SharedState(url, engine._store.get_meta("parameters") or "")
+    try:
+        shared.join()
+        yield shared
+    finally:
+        shared.close()
+
+
 def test_a_commit_on_top_of_an_old_position_is_stale_and_writes_nothing(replica, redis_server) -> None:
     """The optimistic check: a changeset made before another replica's commit is refused whole."""
     engine = replica()
-    shared = SharedState(redis_server.url, engine._store.get_meta("parameters") or "")
-    shared.join()
-    position = shared._head()
-    engine.ingest(story(1))  # another replica commits
-    before = redis_server.client().hlen("{newsdedup}:t:articles")
-    with pytest.raises(Stale):
-        shared.commit(Changeset(), position)
-    assert redis_server.client().hlen("{newsdedup}:t:articles") == before == 1
-    shared.close()
+    with by_hand(engine, redis_server.url) as shared:
+        position = shared._head()
+        engine.ingest(story(1))  # another replica commits
+        before = redis_server.client().hlen("{newsdedup}:t:articles")
+        with pytest.raises(Stale):
+            shared.commit(Changeset(), position)
+        assert redis_server.client().hlen("{newsdedup}:t:articles") == before == 1
 
 
 def test_a_long_write_on_one_replica_is_not_starved_by_small_writes_on_another(replica, ecbplus) -> None:
@@ -252,36 +261,32 @@ def test_the_write_lease_refuses_other_commits_until_its_own_ends_it_or_it_lapse
     ends the lease. A lease whose holder died lapses; a replica that saw it as it caught up waited for that,
     then judged its write once."""
     engine = replica()
-    shared = SharedState(redis_server.url, engine._store.get_meta("parameters") or "")
-    shared.join()
-    redis = redis_server.client()
-    token = shared.take_lease(60)
-    with pytest.raises(Leased):
-        shared.commit(Changeset(), shared._head())  # no lease: refused, though on top of the latest write
-    assert shared.commit(Changeset(), shared._head(), token)
-    assert redis.get(LEASE) is None
-    shared.take_lease(0.5)  # and the holder dies
-    engine.ingest(story(1))
-    assert engine.replication() == {"applied": 1, "conflicts": 0}  # applied: the holder's one commit
-    assert redis.get(LEASE) is None
-    shared.close()
+    with by_hand(engine, redis_server.url) as shared:
+        redis = redis_server.client()
+        token = shared.take_lease(60)
+        with pytest.raises(Leased):
+            shared.commit(Changeset(), shared._head())  # no lease: refused, though on top of the latest write
+        assert shared.commit(Changeset(), shared._head(), token)
+        assert redis.get(LEASE) is None
+        shared.take_lease(0.5)  # and the holder dies
+        engine.ingest(story(1))
+        assert engine.replication() == {"applied": 1, "conflicts": 0}  # applied: the holder's one commit
+        assert redis.get(LEASE) is None
 
 
 def test_a_write_waiting_for_the_lease_gives_up_at_its_deadline(replica, redis_server) -> None:
     """Another replica holds the lease for a minute: a write with a deadline stops waiting at the deadline
     (DEADLINE_EXCEEDED, nothing stored), not at the end of the lease."""
     engine = replica()
-    shared = SharedState(redis_server.url, engine._store.get_meta("parameters") or "")
-    shared.join()
-    token = shared.take_lease(60)
-    started = time.monotonic()
-    with pytest.raises(DeadlineExceeded):
-        engine.ingest(story(1), deadline=started + 0.5)
-    assert time.monotonic() - started < 30
-    assert redis_server.client().get(LEASE) == token.encode()
-    shared.release_lease(token)
-    assert engine.stats().article_count == 0
-    shared.close()
+    with by_hand(engine, redis_server.url) as shared:
+        token = shared.take_lease(60)
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            engine.ingest(story(1), deadline=started + 0.5)
+        assert time.monotonic() - started < 30
+        assert redis_server.client().get(LEASE) == token.encode()
+        shared.release_lease(token)
+        assert engine.stats().article_count == 0
 
 
 def test_a_write_that_fails_holding_the_write_lease_ends_it(replica, redis_server, monkeypatch) -> None:

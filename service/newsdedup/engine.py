@@ -421,9 +421,8 @@ class Engine:
                 started = time.monotonic()
                 refused: Stale | None = None
                 with self._current():
-                    if self._shared is not None and self._shared.shared.leased_to_another(lease):
-                        pass  # another replica's turn: a commit now would be refused
-                    else:
+                    # Unless it is another replica's turn (it holds the lease): a commit now would be refused.
+                    if self._shared is None or not self._shared.shared.leased_to_another(lease):
                         try:
                             with self._write(lease) as (undo, removed):
                                 return body(undo, removed)
